@@ -1,0 +1,99 @@
+/** Types shared by the CLI's subcommands, and the errors that map to exit codes. */
+import { loadConfigOrThrow } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import { userCwd } from "../runtime.ts";
+
+/** Process exit codes (documented in README.md). */
+export const EXIT = Object.freeze({
+  /** Success. */
+  OK: 0,
+  /** Runtime failure (including `drain` stopping with records left). */
+  FAILURE: 1,
+  /** Usage or configuration error. */
+  USAGE: 2,
+});
+
+/** A flag a subcommand accepts. */
+export interface FlagSpec {
+  /** Long name without dashes, e.g. `config`. */
+  readonly name: string;
+  /** `string` takes a value (`--config FILE` or `--config=FILE`); `boolean` does not. */
+  readonly type: "string" | "boolean";
+  /** Placeholder shown in help, e.g. `FILE`. */
+  readonly value?: string;
+  /** One line of help. */
+  readonly description: string;
+  /** Whether the flag must be given. */
+  readonly required?: boolean;
+}
+
+/** A positional argument. */
+export interface PositionalSpec {
+  /** Name shown in help, e.g. `MACHINE_ID`. */
+  readonly name: string;
+  /** One line of help. */
+  readonly description: string;
+  /** Allowed values, when the positional is a fixed word (e.g. `list`). */
+  readonly values?: readonly string[];
+}
+
+/** Parsed arguments handed to a subcommand. */
+export interface ParsedArgs {
+  /** Flag values by long name; booleans are true when present. */
+  readonly flags: Readonly<Record<string, string | boolean | undefined>>;
+  /** Positionals in order. */
+  readonly positionals: readonly string[];
+}
+
+/** One subcommand. */
+export interface Command {
+  /** The word after `simco-agent`. */
+  readonly name: string;
+  /** One line for the command list. */
+  readonly summary: string;
+  /** More help, shown by `simco-agent <name> --help`. */
+  readonly details?: string;
+  /** Accepted flags (`--help` is implicit). */
+  readonly flags: readonly FlagSpec[];
+  /** Positional arguments, all required. */
+  readonly positionals: readonly PositionalSpec[];
+  /** Hidden commands (the worker entry point) are left out of help. */
+  readonly hidden?: boolean;
+  /** Runs the command; resolves to the exit code. */
+  run(args: ParsedArgs): Promise<number>;
+}
+
+/** A mistake in how the program was called or configured: one-line message, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+  /** @param showUsage whether to print the command's usage after the message */
+  constructor(message: string, readonly showUsage = false) {
+    super(message);
+  }
+}
+
+/** A failure the user should see as one line without a stack trace; exit code 1. */
+export class RuntimeFailure extends Error {
+  override name = "RuntimeFailure";
+}
+
+/** The `--config FILE` flag, shared by most commands. */
+export const CONFIG_FLAG: FlagSpec = {
+  name: "config",
+  type: "string",
+  value: "FILE",
+  description: "the machines.toml to use",
+  required: true,
+};
+
+/** Loads the configuration named by `--config` (relative to the user's folder). Throws ConfigError. */
+export function configFrom(args: ParsedArgs): Promise<Config> {
+  const file = args.flags.config;
+  if (typeof file !== "string") throw new UsageError("missing --config FILE", true);
+  return loadConfigOrThrow(file, userCwd());
+}
+
+/** For commands whose behaviour has not landed yet: says so plainly instead of pretending. */
+export function notAvailableYet(name: string): Promise<number> {
+  return Promise.reject(new RuntimeFailure(`'${name}' is not available yet in this version of simco-agent`));
+}

@@ -1,0 +1,75 @@
+/**
+ * Reads machines.toml from disk and hands its text to the pure parser. Everything that can go wrong before
+ * parsing (missing file, a folder, unreadable, invalid UTF-8) becomes one {@link ConfigProblem}.
+ */
+import { resolve } from "node:path";
+import { parseConfig, type ParseResult } from "./parse.ts";
+import type { Config, ConfigProblem } from "./types.ts";
+import { formatProblem } from "./types.ts";
+
+/** Thrown by {@link loadConfigOrThrow}; carries every problem, each printable as one line. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+  }
+}
+
+/** Decodes UTF-8 strictly; on failure names the line and byte offset of the first bad byte. */
+function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { problem: ConfigProblem } {
+  try {
+    let text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+    if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    return { text };
+  } catch {
+    // Find the first offending byte for the message.
+    let offset = 0;
+    for (let cut = 1; cut <= bytes.length; cut++) {
+      try {
+        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, cut), { stream: true });
+        offset = cut;
+      } catch {
+        break;
+      }
+    }
+    const line = bytes.subarray(0, offset).filter((b) => b === 0x0a).length + 1;
+    return {
+      problem: {
+        file,
+        line,
+        key: "",
+        message: `invalid UTF-8 at byte ${offset} (expected a UTF-8 text file; save it as UTF-8)`,
+      },
+    };
+  }
+}
+
+/**
+ * Loads and validates a configuration file.
+ * @param file the path as the user gave it
+ * @param cwd folder that relative paths on the command line are relative to
+ */
+export async function loadConfig(file: string, cwd = Deno.cwd()): Promise<ParseResult> {
+  const absPath = resolve(cwd, file);
+  const fail = (message: string): ParseResult => ({ ok: false, problems: [{ file, key: "", message }] });
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(absPath);
+    if (info.isDirectory) return fail(`is a directory (expected a TOML file such as ${file}/machines.toml)`);
+    bytes = await Deno.readFile(absPath);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return fail(`file not found (looked for ${absPath})`);
+    if (e instanceof Deno.errors.PermissionDenied) return fail(`permission denied reading ${absPath}`);
+    return fail(`cannot read ${absPath}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const decoded = decodeUtf8(bytes, file);
+  if ("problem" in decoded) return { ok: false, problems: [decoded.problem] };
+  return parseConfig(decoded.text, file, absPath);
+}
+
+/** Like {@link loadConfig} but throws a {@link ConfigError} with every problem. */
+export async function loadConfigOrThrow(file: string, cwd = Deno.cwd()): Promise<Config> {
+  const result = await loadConfig(file, cwd);
+  if (!result.ok) throw new ConfigError(result.problems);
+  return result.config;
+}

@@ -1,0 +1,506 @@
+/**
+ * The pure configuration parser: TOML text in, a typed and deeply frozen {@link Config} or the complete list of
+ * problems out. No I/O happens here (paths are resolved as strings against the config file's folder), so it is
+ * tested directly and runs before anything touches the disk or the network.
+ *
+ * Rules: unknown keys are errors with a did-you-mean hint; every error names the key path, the line where it can
+ * be found, what was expected and what was found; all problems are reported at once.
+ */
+import { parse as parseToml, TomlError } from "smol-toml";
+import { dirname, isAbsolute, resolve } from "node:path";
+import { describeDriver, driverNames } from "../../drivers/all.ts";
+import type { OptionSpec } from "../../drivers/types.ts";
+import { didYouMean } from "../util/suggest.ts";
+import { parseDuration } from "./duration.ts";
+import { lineOf, locateKeys } from "./lines.ts";
+import type { Config, ConfigProblem, MachineConfig } from "./types.ts";
+
+/** Result of {@link parseConfig}. */
+export type ParseResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
+
+type Table = Record<string, unknown>;
+
+const ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
+
+const SECTIONS = ["agent", "uplink", "buffer", "defaults", "machines"];
+const AGENT_KEYS = ["id", "data_dir", "log_level"];
+const UPLINK_KEYS = [
+  "url",
+  "api_key_env",
+  "api_key_file",
+  "batch_size",
+  "timeout",
+  "gzip",
+  "ca_file",
+  "max_backoff",
+];
+const BUFFER_KEYS = ["max_records", "when_full"];
+const DEFAULT_KEYS = [
+  "interval",
+  "timeout",
+  "max_backoff",
+  "breaker_threshold",
+  "breaker_cooldown",
+  "max_memory_mb",
+];
+const MACHINE_KEYS = ["id", "driver", "host", "port", "options", ...DEFAULT_KEYS];
+
+/** Built-in defaults for `[defaults]`. */
+export const DEFAULTS = Object.freeze({
+  interval: "1s",
+  timeout: "5s",
+  max_backoff: "5m",
+  breaker_threshold: 5,
+  breaker_cooldown: "15m",
+  max_memory_mb: 256,
+});
+
+/** Describes a TOML value for "got ..." in messages. */
+export function describeValue(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if (Array.isArray(v)) return "an array";
+  if (v instanceof Date) return `a date (${v.toISOString()})`;
+  if (v && typeof v === "object") return "a table";
+  return String(v);
+}
+
+function isTable(v: unknown): v is Table {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
+/** Collects problems while reading one document. */
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  constructor(readonly file: string, readonly lines: Map<string, number>) {}
+
+  problem(key: string, message: string): void {
+    this.problems.push({ file: this.file, line: lineOf(this.lines, key), key, message });
+  }
+
+  /** Reports keys of `t` not in `allowed`. */
+  unknownKeys(t: Table, path: string, allowed: readonly string[]): void {
+    for (const k of Object.keys(t)) {
+      if (!allowed.includes(k)) {
+        this.problem(
+          path ? `${path}.${k}` : k,
+          `unknown key${didYouMean(k, allowed)} (expected one of: ${allowed.join(", ")})`,
+        );
+      }
+    }
+  }
+
+  table(parent: Table, key: string, path: string): Table {
+    const v = parent[key];
+    if (v === undefined) return {};
+    if (!isTable(v)) {
+      this.problem(path, `expected a table, got ${describeValue(v)}`);
+      return {};
+    }
+    return v;
+  }
+
+  string(
+    t: Table,
+    key: string,
+    path: string,
+    opts: { required?: boolean; pattern?: RegExp; what?: string } = {},
+  ) {
+    const v = t[key];
+    if (v === undefined) {
+      if (opts.required) this.problem(path, `required key is missing (expected ${opts.what ?? "a string"})`);
+      return null;
+    }
+    if (typeof v !== "string" || (opts.pattern && !opts.pattern.test(v)) || v.length === 0) {
+      this.problem(path, `expected ${opts.what ?? "a non-empty string"}, got ${describeValue(v)}`);
+      return null;
+    }
+    return v;
+  }
+
+  integer(t: Table, key: string, path: string, min: number, max: number, dflt: number | null): number | null {
+    const v = t[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+      this.problem(path, `expected an integer ${min}..${max}, got ${describeValue(v)}`);
+      return dflt;
+    }
+    return v;
+  }
+
+  number(t: Table, key: string, path: string, min: number, max: number, dflt: number | null): number | null {
+    const v = t[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+      this.problem(path, `expected a number ${min}..${max}, got ${describeValue(v)}`);
+      return dflt;
+    }
+    return v;
+  }
+
+  boolean(t: Table, key: string, path: string, dflt: boolean): boolean {
+    const v = t[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== "boolean") {
+      this.problem(path, `expected true or false, got ${describeValue(v)}`);
+      return dflt;
+    }
+    return v;
+  }
+
+  duration(t: Table, key: string, path: string, minMs: number, maxMs: number, dflt: string | number): number {
+    const fallback = typeof dflt === "number" ? dflt : parseDuration(dflt)!;
+    const v = t[key];
+    if (v === undefined) return fallback;
+    const ms = typeof v === "string" ? parseDuration(v) : null;
+    if (ms === null || ms < minMs || ms > maxMs) {
+      const range = `${fmtRange(minMs)}..${fmtRange(maxMs)}`;
+      this.problem(
+        path,
+        `expected a duration like "250ms", "5s", "5m" or "1h" (${range}), got ${describeValue(v)}`,
+      );
+      return fallback;
+    }
+    return ms;
+  }
+
+  enumeration<T extends string>(t: Table, key: string, path: string, values: readonly T[], dflt: T): T {
+    const v = t[key];
+    if (v === undefined) return dflt;
+    if (typeof v !== "string" || !values.includes(v as T)) {
+      const hint = typeof v === "string" ? didYouMean(v, values) : "";
+      this.problem(
+        path,
+        `expected one of ${values.map((x) => `"${x}"`).join(", ")}, got ${describeValue(v)}${hint}`,
+      );
+      return dflt;
+    }
+    return v as T;
+  }
+}
+
+function fmtRange(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * Parses and validates a machines.toml text.
+ * @param text the file's text (already decoded from UTF-8)
+ * @param file the file's name as the user gave it, for messages
+ * @param absPath the file's absolute path; relative paths in the file are resolved against its folder
+ */
+export function parseConfig(text: string, file: string, absPath: string): ParseResult {
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const what = e.message.split("\n")[0].replace(/^Invalid TOML document:\s*/, "");
+      return {
+        ok: false,
+        problems: [{
+          file,
+          line: e.line,
+          key: "",
+          message: `TOML syntax error at column ${e.column}: ${what}`,
+        }],
+      };
+    }
+    throw e;
+  }
+  const r = new Reader(file, locateKeys(text));
+  const baseDir = dirname(absPath);
+  const pathOf = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  r.unknownKeys(doc, "", SECTIONS);
+
+  const agentT = r.table(doc, "agent", "agent");
+  if (doc.agent === undefined) {
+    r.problem("agent", "required table [agent] is missing (expected at least agent.id)");
+  }
+  r.unknownKeys(agentT, "agent", AGENT_KEYS);
+  const agentId = doc.agent === undefined ? null : r.string(agentT, "id", "agent.id", {
+    required: true,
+    pattern: ID,
+    what: "1-64 characters of A-Z a-z 0-9 . _ -",
+  });
+  const dataDir = r.string(agentT, "data_dir", "agent.data_dir", { what: "a folder path" }) ?? "./simco-data";
+  const logLevel = r.enumeration(agentT, "log_level", "agent.log_level", [
+    "debug",
+    "info",
+    "warning",
+    "error",
+  ], "info");
+
+  const upT = r.table(doc, "uplink", "uplink");
+  if ("api_key" in upT) {
+    r.problem(
+      "uplink.api_key",
+      "an api key must not be written in the config file (expected uplink.api_key_env naming an environment variable, or uplink.api_key_file naming a file)",
+    );
+  }
+  r.unknownKeys(upT, "uplink", [...UPLINK_KEYS, "api_key"]);
+  let url = r.string(upT, "url", "uplink.url", { what: "an http:// or https:// URL" });
+  if (url !== null) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch { /* reported below */ }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || !parsed.hostname) {
+      r.problem("uplink.url", `expected an http:// or https:// URL, got ${describeValue(url)}`);
+      url = null;
+    } else if (parsed.username || parsed.password) {
+      r.problem(
+        "uplink.url",
+        "expected a URL without user:password (credentials belong in uplink.api_key_env)",
+      );
+      url = null;
+    }
+  }
+  const apiKeyEnv = r.string(upT, "api_key_env", "uplink.api_key_env", {
+    pattern: ENV_NAME,
+    what: "an environment variable name",
+  });
+  const apiKeyFile = r.string(upT, "api_key_file", "uplink.api_key_file", { what: "a file path" });
+  if (apiKeyEnv && apiKeyFile) {
+    r.problem("uplink.api_key_file", "expected either api_key_env or api_key_file, not both");
+  }
+  const caFile = r.string(upT, "ca_file", "uplink.ca_file", { what: "a PEM file path" });
+  const uplink = {
+    url,
+    apiKeyEnv,
+    apiKeyFile: apiKeyFile ? pathOf(apiKeyFile) : null,
+    batchSize: r.integer(upT, "batch_size", "uplink.batch_size", 1, 10_000, 100)!,
+    timeoutMs: r.duration(upT, "timeout", "uplink.timeout", 100, 600_000, "10s"),
+    gzip: r.boolean(upT, "gzip", "uplink.gzip", true),
+    caFile: caFile ? pathOf(caFile) : null,
+    maxBackoffMs: r.duration(upT, "max_backoff", "uplink.max_backoff", 1000, 86_400_000, "5m"),
+  };
+
+  const bufT = r.table(doc, "buffer", "buffer");
+  r.unknownKeys(bufT, "buffer", BUFFER_KEYS);
+  const buffer = {
+    maxRecords: r.integer(bufT, "max_records", "buffer.max_records", 1, 1_000_000_000, 5_000_000)!,
+    whenFull: r.enumeration(
+      bufT,
+      "when_full",
+      "buffer.when_full",
+      ["drop_oldest", "stop_polling"] as const,
+      "drop_oldest",
+    ),
+  };
+
+  const defT = r.table(doc, "defaults", "defaults");
+  r.unknownKeys(defT, "defaults", DEFAULT_KEYS);
+  const defaults = readTimings(r, defT, "defaults", null);
+
+  const machines: MachineConfig[] = [];
+  const rawMachines = doc.machines;
+  if (rawMachines === undefined) {
+    r.problem("machines", "expected at least one [[machines]] table, found none");
+  } else if (!Array.isArray(rawMachines) || !rawMachines.every(isTable)) {
+    r.problem("machines", `expected an array of tables ([[machines]]), got ${describeValue(rawMachines)}`);
+  } else {
+    if (rawMachines.length === 0) {
+      r.problem("machines", "expected at least one [[machines]] table, found none");
+    }
+    const seen = new Map<string, number>();
+    rawMachines.forEach((m, i) => {
+      const machine = readMachine(r, m as Table, `machines[${i}]`, defaults, pathOf);
+      const id = (m as Table).id;
+      if (typeof id === "string") {
+        const first = seen.get(id);
+        if (first !== undefined) {
+          r.problem(`machines[${i}].id`, `duplicate machine id "${id}" (already used by machines[${first}])`);
+        } else {
+          seen.set(id, i);
+        }
+      }
+      if (machine) machines.push(machine);
+    });
+  }
+
+  if (r.problems.length > 0 || agentId === null) {
+    return { ok: false, problems: r.problems.toSorted((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
+  }
+  const config: Config = {
+    file: absPath,
+    agent: { id: agentId, dataDir: pathOf(dataDir), logLevel },
+    uplink,
+    buffer,
+    machines,
+  };
+  return { ok: true, config: deepFreeze(config) };
+}
+
+type Timings = Pick<
+  MachineConfig,
+  "intervalMs" | "timeoutMs" | "maxBackoffMs" | "breakerThreshold" | "breakerCooldownMs" | "maxMemoryMb"
+>;
+
+function readTimings(r: Reader, t: Table, path: string, base: Timings | null): Timings {
+  return {
+    intervalMs: r.duration(
+      t,
+      "interval",
+      `${path}.interval`,
+      10,
+      86_400_000,
+      base?.intervalMs ?? DEFAULTS.interval,
+    ),
+    timeoutMs: r.duration(t, "timeout", `${path}.timeout`, 10, 600_000, base?.timeoutMs ?? DEFAULTS.timeout),
+    maxBackoffMs: r.duration(
+      t,
+      "max_backoff",
+      `${path}.max_backoff`,
+      1000,
+      86_400_000,
+      base?.maxBackoffMs ?? DEFAULTS.max_backoff,
+    ),
+    breakerThreshold: r.integer(
+      t,
+      "breaker_threshold",
+      `${path}.breaker_threshold`,
+      1,
+      1000,
+      base?.breakerThreshold ?? DEFAULTS.breaker_threshold,
+    )!,
+    breakerCooldownMs: r.duration(
+      t,
+      "breaker_cooldown",
+      `${path}.breaker_cooldown`,
+      100,
+      86_400_000,
+      base?.breakerCooldownMs ?? DEFAULTS.breaker_cooldown,
+    ),
+    maxMemoryMb: r.integer(
+      t,
+      "max_memory_mb",
+      `${path}.max_memory_mb`,
+      32,
+      65_536,
+      base?.maxMemoryMb ?? DEFAULTS.max_memory_mb,
+    )!,
+  };
+}
+
+function readMachine(
+  r: Reader,
+  t: Table,
+  path: string,
+  defaults: Timings,
+  pathOf: (p: string) => string,
+): MachineConfig | null {
+  r.unknownKeys(t, path, MACHINE_KEYS);
+  const id = r.string(t, "id", `${path}.id`, {
+    required: true,
+    pattern: ID,
+    what: "1-64 characters of A-Z a-z 0-9 . _ -",
+  });
+  const driverName = r.string(t, "driver", `${path}.driver`, {
+    required: true,
+    what: `one of ${driverNames().join(", ")}`,
+  });
+  const timings = readTimings(r, t, path, defaults);
+  const desc = driverName === null ? undefined : describeDriver(driverName);
+  if (driverName !== null && !desc) {
+    r.problem(
+      `${path}.driver`,
+      `unknown driver "${driverName}"${didYouMean(driverName, driverNames())} (expected one of: ${
+        driverNames().join(", ")
+      })`,
+    );
+  }
+  let host: string | null = null;
+  let port: number | null = null;
+  if (desc?.network) {
+    host = r.string(t, "host", `${path}.host`, {
+      required: true,
+      pattern: HOST,
+      what: "a host name or IP address (no scheme, no port)",
+    });
+    port = r.integer(t, "port", `${path}.port`, 1, 65_535, desc.defaultPort ?? null);
+    if (port === null && t.port === undefined) {
+      r.problem(`${path}.port`, "required key is missing (expected an integer 1..65535)");
+    }
+  } else if (desc) {
+    for (const k of ["host", "port"]) {
+      if (k in t) {
+        r.problem(`${path}.${k}`, `driver "${desc.name}" does not connect to a host (expected no ${k})`);
+      }
+    }
+  }
+  const optT = r.table(t, "options", `${path}.options`);
+  const options: Record<string, unknown> = {};
+  if (desc) {
+    r.unknownKeys(optT, `${path}.options`, Object.keys(desc.options));
+    for (const [key, spec] of Object.entries(desc.options)) {
+      const v = readOption(r, optT, key, `${path}.options.${key}`, spec, pathOf);
+      if (v !== undefined) options[key] = v;
+    }
+  }
+  if (id === null || !desc) return null;
+  return { id, driver: desc.name, host, port, ...timings, options };
+}
+
+function readOption(
+  r: Reader,
+  t: Table,
+  key: string,
+  path: string,
+  spec: OptionSpec,
+  pathOf: (p: string) => string,
+): unknown {
+  if (t[key] === undefined && spec.default === undefined) {
+    if (spec.required) r.problem(path, `required option is missing (${spec.description})`);
+    return undefined;
+  }
+  switch (spec.type) {
+    case "string":
+      return t[key] === undefined
+        ? spec.default
+        : r.string(t, key, path, { pattern: spec.pattern, what: spec.description });
+    case "path": {
+      if (t[key] === undefined) return spec.default;
+      const p = r.string(t, key, path, { what: "a file path" });
+      return p === null ? null : pathOf(p);
+    }
+    case "integer":
+      return r.integer(
+        t,
+        key,
+        path,
+        spec.min ?? Number.MIN_SAFE_INTEGER,
+        spec.max ?? Number.MAX_SAFE_INTEGER,
+        spec.default ?? null,
+      );
+    case "number":
+      return r.number(
+        t,
+        key,
+        path,
+        spec.min ?? -Number.MAX_VALUE,
+        spec.max ?? Number.MAX_VALUE,
+        spec.default ?? null,
+      );
+    case "boolean":
+      return r.boolean(t, key, path, spec.default ?? false);
+    case "duration":
+      return r.duration(t, key, path, spec.minMs ?? 0, spec.maxMs ?? 86_400_000, spec.default ?? "0ms");
+    case "enum":
+      return r.enumeration(t, key, path, spec.values, spec.default ?? spec.values[0]);
+  }
+}
