@@ -9,6 +9,7 @@ import { pollCommand } from "./poll.ts";
 import { runCommand } from "./run.ts";
 import { statusCommand } from "./status.ts";
 import { uploadCommand } from "./upload.ts";
+import { workerCommand } from "./worker.ts";
 
 /** All commands. */
 export const COMMANDS: readonly Command[] = [
@@ -21,4 +22,5 @@ export const COMMANDS: readonly Command[] = [
   uploadCommand,
   deadLettersCommand,
   demoCommand,
+  workerCommand,
 ];
