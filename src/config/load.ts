@@ -15,6 +15,35 @@ export class ConfigError extends Error {
   }
 }
 
+/** Returns the 0-based offset of the first byte that starts an invalid UTF-8 sequence (bytes.length if none). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i];
+    const len = b < 0x80
+      ? 1
+      : b >= 0xc2 && b <= 0xdf
+      ? 2
+      : b >= 0xe0 && b <= 0xef
+      ? 3
+      : b >= 0xf0 && b <= 0xf4
+      ? 4
+      : 0;
+    if (len === 0 || i + len > bytes.length) return i;
+    for (let k = 1; k < len; k++) if ((bytes[i + k] & 0xc0) !== 0x80) return i;
+    // Overlong 3/4-byte forms, surrogates and code points past U+10FFFF.
+    const b1 = bytes[i + 1];
+    if (
+      (b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 > 0x9f) || (b === 0xf0 && b1 < 0x90) ||
+      (b === 0xf4 && b1 > 0x8f)
+    ) {
+      return i;
+    }
+    i += len;
+  }
+  return i;
+}
+
 /** Decodes UTF-8 strictly; on failure names the line and byte offset of the first bad byte. */
 function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { problem: ConfigProblem } {
   try {
@@ -22,23 +51,14 @@ function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { probl
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     return { text };
   } catch {
-    // Find the first offending byte for the message.
-    let offset = 0;
-    for (let cut = 1; cut <= bytes.length; cut++) {
-      try {
-        new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, cut), { stream: true });
-        offset = cut;
-      } catch {
-        break;
-      }
-    }
+    const offset = firstInvalidUtf8(bytes);
     const line = bytes.subarray(0, offset).filter((b) => b === 0x0a).length + 1;
     return {
       problem: {
         file,
         line,
         key: "",
-        message: `invalid UTF-8 at byte ${offset} (expected a UTF-8 text file; save it as UTF-8)`,
+        message: `invalid UTF-8 at byte offset ${offset} (expected a UTF-8 text file; save it as UTF-8)`,
       },
     };
   }

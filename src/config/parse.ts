@@ -334,7 +334,10 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
   }
 
   if (r.problems.length > 0 || agentId === null) {
-    return { ok: false, problems: r.problems.toSorted((a, b) => (a.line ?? 0) - (b.line ?? 0)) };
+    return {
+      ok: false,
+      problems: r.problems.toSorted((a, b) => (a.line ?? Infinity) - (b.line ?? Infinity)),
+    };
   }
   const config: Config = {
     file: absPath,

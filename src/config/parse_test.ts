@@ -1,0 +1,83 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { parseConfig } from "./parse.ts";
+import { formatProblem } from "./types.ts";
+
+const VALID = `
+[agent]
+id = "plant1-cell3"
+
+[[machines]]
+id = "m1"
+driver = "simulator"
+`;
+
+function problems(text: string): string[] {
+  const r = parseConfig(text, "machines.toml", "/plant/machines.toml");
+  return r.ok ? [] : r.problems.map(formatProblem);
+}
+
+Deno.test("a minimal config gets every default", () => {
+  const r = parseConfig(VALID, "machines.toml", "/plant/machines.toml");
+  assert(r.ok, JSON.stringify(r));
+  const c = r.config;
+  assertEquals(c.agent, { id: "plant1-cell3", dataDir: "/plant/simco-data", logLevel: "info" });
+  assertEquals(c.uplink, {
+    url: null,
+    apiKeyEnv: null,
+    apiKeyFile: null,
+    batchSize: 100,
+    timeoutMs: 10_000,
+    gzip: true,
+    caFile: null,
+    maxBackoffMs: 300_000,
+  });
+  assertEquals(c.buffer, { maxRecords: 5_000_000, whenFull: "drop_oldest" });
+  assertEquals(c.machines[0], {
+    id: "m1",
+    driver: "simulator",
+    host: null,
+    port: null,
+    intervalMs: 1000,
+    timeoutMs: 5000,
+    maxBackoffMs: 300_000,
+    breakerThreshold: 5,
+    breakerCooldownMs: 900_000,
+    maxMemoryMb: 256,
+    options: { seed: 1, behaviour: "healthy", fail_rate: 0.3, delay: 2000, leak_mb: 8 },
+  });
+  assert(Object.isFrozen(c) && Object.isFrozen(c.machines[0]) && Object.isFrozen(c.machines[0].options));
+});
+
+Deno.test("defaults apply to machines, machine keys override them, paths resolve against the file", () => {
+  const r = parseConfig(
+    `[agent]\nid = "a"\ndata_dir = "data"\n[uplink]\nurl = "https://x.example/v1"\napi_key_file = "k/key.txt"\n` +
+      `[defaults]\ninterval = "2s"\nbreaker_threshold = 3\n[[machines]]\nid = "m1"\ndriver = "simulator"\ninterval = "250ms"\n` +
+      `[[machines]]\nid = "m2"\ndriver = "simulator"\n`,
+    "machines.toml",
+    "/plant/cfg/machines.toml",
+  );
+  assert(r.ok, JSON.stringify(r));
+  assertEquals(r.config.agent.dataDir, "/plant/cfg/data");
+  assertEquals(r.config.uplink.apiKeyFile, "/plant/cfg/k/key.txt");
+  assertEquals(r.config.machines.map((m) => [m.intervalMs, m.breakerThreshold]), [[250, 3], [2000, 3]]);
+});
+
+Deno.test("every problem is reported at once, sorted by line", () => {
+  const got = problems(`[agent]\nid = "bad id"\n[buffer]\nmax_records = 0\nwhen_full = "block"\n`);
+  assertEquals(got, [
+    'machines.toml:2: agent.id: expected 1-64 characters of A-Z a-z 0-9 . _ -, got "bad id"',
+    "machines.toml:4: buffer.max_records: expected an integer 1..1000000000, got 0",
+    'machines.toml:5: buffer.when_full: expected one of "drop_oldest", "stop_polling", got "block"',
+    "machines.toml: machines: expected at least one [[machines]] table, found none",
+  ]);
+});
+
+Deno.test("problems inside the third [[machines]] table name machines[2] and its line", () => {
+  const text = VALID + `\n[[machines]]\nid = "m2"\ndriver = "simulator"\n\n[[machines]]\nid = "m3"\n` +
+    `driver = "simulator"\n[machines.options]\nseed = "7"\nbehavior = "hang"\n`;
+  assertEquals(problems(text), [
+    'machines.toml:17: machines[2].options.seed: expected an integer 0..2147483647, got "7"',
+    'machines.toml:18: machines[2].options.behavior: unknown key; did you mean "behaviour"? ' +
+    "(expected one of: seed, behaviour, fail_rate, delay, leak_mb)",
+  ]);
+});

@@ -1,0 +1,75 @@
+/** The command-line surface, through the real CLI subprocess. */
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
+import { runCli } from "./helpers/cli.ts";
+import { COMMANDS } from "../src/cli/commands/all.ts";
+import { RUNTIME_FLAGS } from "../src/runtime.ts";
+import { VERSION } from "../src/version.ts";
+
+Deno.test("--version prints the version", async () => {
+  const r = await runCli(["--version"]);
+  assertEquals(r.code, 0);
+  assertMatch(r.stdout, new RegExp(`^simco-agent ${VERSION.replaceAll(".", "\\.")} \\(deno \\d`));
+});
+
+Deno.test("--help lists every visible command; no arguments prints it to stderr with exit 2", async () => {
+  const help = await runCli(["--help"]);
+  assertEquals(help.code, 0);
+  for (const c of COMMANDS.filter((c) => !c.hidden)) {
+    assertMatch(help.stdout, new RegExp(`^  ${c.name} `, "m"));
+  }
+  assertEquals(help.stdout.includes("__worker"), false);
+  const none = await runCli([]);
+  assertEquals(none.code, 2);
+  assertStringIncludes(none.stderr, "Usage: simco-agent <command>");
+});
+
+Deno.test("unknown subcommand: one line with the nearest word, then usage, exit 2", async () => {
+  const r = await runCli(["stauts"]);
+  assertEquals(r.code, 2);
+  assertEquals(r.stderr.split("\n")[0], 'simco-agent: unknown command "stauts"; did you mean "status"?');
+  assertStringIncludes(r.stderr, "Commands:");
+  assertEquals(r.stdout, "");
+});
+
+Deno.test("unknown flag, missing value, missing flag, extra argument: one line plus usage, exit 2", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["check", "--conifg", "x.toml"],
+      `simco-agent check: unknown flag --conifg for 'check'; did you mean "--config"?`,
+    ],
+    [["drain", "--config"], "simco-agent drain: flag --config needs a value (FILE)"],
+    [["status"], "simco-agent status: missing --config FILE"],
+    [["poll", "--config", "x.toml"], "simco-agent poll: missing MACHINE_ID (id of a [[machines]] entry)"],
+    [["check", "--config", "x.toml", "extra"], 'simco-agent check: unexpected argument "extra"'],
+    [
+      ["dead-letters", "lst", "--config", "x.toml"],
+      'simco-agent dead-letters: unknown ACTION "lst"; did you mean "list"? (expected one of: list, requeue, purge)',
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(args);
+    assertEquals(r.code, 2, args.join(" "));
+    const lines = r.stderr.trimEnd().split("\n");
+    assertEquals(lines[0], line);
+    assertMatch(lines[1], /^Usage: simco-agent /);
+    assertEquals(lines.length, 2, r.stderr);
+  }
+});
+
+Deno.test("--help and -h work after every command", async () => {
+  for (const c of COMMANDS.filter((c) => !c.hidden)) {
+    for (const flag of ["--help", "-h"]) {
+      const r = await runCli([c.name, flag]);
+      assertEquals(r.code, 0, `${c.name} ${flag}: ${r.stderr}`);
+      assert(r.stdout.startsWith(`Usage: simco-agent ${c.name}`), r.stdout);
+    }
+  }
+});
+
+Deno.test("deno task agent and compile use exactly the runtime flags workers are started with", async () => {
+  const cfg = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const flags = RUNTIME_FLAGS.join(" ");
+  assertStringIncludes(cfg.tasks.agent, `deno run ${flags} main.ts`);
+  assertStringIncludes(cfg.tasks.compile, `deno compile ${flags} `);
+  assertStringIncludes(cfg.tasks.compile, "--output dist/simco-agent");
+});

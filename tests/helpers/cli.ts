@@ -1,0 +1,40 @@
+/**
+ * Runs the real CLI as a subprocess (`deno run <RUNTIME_FLAGS> main.ts ...`, the same code path as the compiled
+ * binary) and captures its exit code and output.
+ */
+import { selfCommand } from "../../src/runtime.ts";
+
+/** Result of one CLI run. */
+export interface CliResult {
+  /** Exit code. */
+  readonly code: number;
+  /** Standard output, decoded. */
+  readonly stdout: string;
+  /** Standard error, decoded. */
+  readonly stderr: string;
+}
+
+/** Runs `simco-agent <args>` to completion in `cwd` with extra environment variables. */
+export async function runCli(
+  args: readonly string[],
+  opts: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
+): Promise<CliResult> {
+  const { cmd, args: argv } = selfCommand(args);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    cwd: opts.cwd,
+    // `deno task` sets INIT_CWD, which the CLI treats as the user's folder under `deno run`; keep it truthful.
+    env: { NO_COLOR: "1", INIT_CWD: opts.cwd ?? Deno.cwd(), ...opts.env },
+    stdin: opts.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
