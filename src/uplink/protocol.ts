@@ -1,0 +1,101 @@
+/**
+ * The ingest wire protocol (docs/ingest-protocol.md), shared by the agent and the reference ingest:
+ * request body encoding and the shape of the response body.
+ */
+import { gzipSync } from "node:zlib";
+import type { Metrics } from "../record/mod.ts";
+import { VERSION } from "../version.ts";
+
+/** One record as it travels on the wire. */
+export interface WireRecord {
+  /** Content id (lowercase hex SHA-256 of the canonical record). */
+  readonly id: string;
+  /** Machine id. */
+  readonly machine_id: string;
+  /** Epoch milliseconds UTC. */
+  readonly ts: number;
+  /** Metrics object. */
+  readonly metrics: Metrics;
+}
+
+/** A request body: `{"agent_id", "sent_at", "records"}`. */
+export interface WireBatch {
+  /** The sending agent. */
+  readonly agent_id: string;
+  /** Epoch ms when the request was made. */
+  readonly sent_at: number;
+  /** The records. */
+  readonly records: readonly WireRecord[];
+}
+
+/** One record the cloud refused, listed in a 2xx answer. */
+export interface Rejection {
+  /** The record id. */
+  readonly id: string;
+  /** Why, in the cloud's words. */
+  readonly reason: string;
+}
+
+/** `User-Agent` sent with every request. */
+export const USER_AGENT = `simco-agent/${VERSION}`;
+
+/** Lowercase hex SHA-256, the id format. */
+export const ID_PATTERN = /^[0-9a-f]{64}$/;
+
+/** Serialises a batch as the JSON request body (only the four wire fields of each record). */
+export function encodeBatchJson(agentId: string, sentAt: number, records: readonly WireRecord[]): string {
+  const parts: string[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    parts[i] = `{"id":${JSON.stringify(r.id)},"machine_id":${JSON.stringify(r.machine_id)},"ts":${
+      JSON.stringify(r.ts)
+    },"metrics":${JSON.stringify(r.metrics)}}`;
+  }
+  return `{"agent_id":${JSON.stringify(agentId)},"sent_at":${JSON.stringify(sentAt)},"records":[${
+    parts.join(",")
+  }]}`;
+}
+
+/** The request body bytes and the headers that describe them. */
+export interface EncodedBody {
+  /** Bytes to send. */
+  readonly body: Uint8Array<ArrayBuffer>;
+  /** `gzip` or null. */
+  readonly contentEncoding: "gzip" | null;
+}
+
+/** Encodes a batch (JSON, gzip level 1 when asked: fast, and telemetry compresses well even so). */
+export function encodeBatch(
+  agentId: string,
+  sentAt: number,
+  records: readonly WireRecord[],
+  gzip: boolean,
+): EncodedBody {
+  const json = new TextEncoder().encode(encodeBatchJson(agentId, sentAt, records));
+  if (!gzip) return { body: json, contentEncoding: null };
+  return { body: new Uint8Array(gzipSync(json, { level: 1 })), contentEncoding: "gzip" };
+}
+
+/**
+ * Reads the optional `rejected` list from a 2xx response body. Anything that is not the documented shape
+ * (empty body, HTML, other fields) means "nothing rejected": a 2xx acknowledges the whole batch.
+ */
+export function parseRejections(body: string): Rejection[] {
+  if (!body.trim().startsWith("{")) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  const list = (parsed as { rejected?: unknown }).rejected;
+  if (!Array.isArray(list)) return [];
+  const out: Rejection[] = [];
+  for (const item of list) {
+    if (item && typeof item === "object" && typeof (item as Rejection).id === "string") {
+      const reason = (item as { reason?: unknown }).reason;
+      out.push({ id: (item as Rejection).id, reason: typeof reason === "string" ? reason : "rejected" });
+    }
+  }
+  return out;
+}

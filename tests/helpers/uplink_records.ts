@@ -1,0 +1,32 @@
+/** Test records for the uplink and ingest tests: deterministic, valid, with real ids. */
+import { type IdentifiedRecord, makeRecord } from "../../src/record/mod.ts";
+
+/** `n` distinct records of machine `machine`, ts = base + i, ~100 bytes of metrics each. */
+export function makeRecords(n: number, machine = "mill-01", base = 1_700_000_000_000): IdentifiedRecord[] {
+  const out: IdentifiedRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(makeRecord(machine, base + i, {
+      spindle_rpm: 1000 + (i % 500),
+      feed_mm_min: 250.5,
+      program: "O1234",
+      state: i % 7 === 0 ? "idle" : "running",
+      alarms: [],
+    }));
+  }
+  return out;
+}
+
+/** A temp dir removed by the returned cleanup. */
+export async function tempDir(prefix = "simco-uplink-"): Promise<{ path: string; cleanup(): Promise<void> }> {
+  const path = await Deno.makeTempDir({ prefix });
+  return { path, cleanup: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
+}
+
+/** Polls `cond` every 20 ms until it is true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
