@@ -1,0 +1,230 @@
+/**
+ * One driver worker process as seen from the agent: spawn, one request at a time, replies matched by id,
+ * stderr forwarded to the log, kill (SIGTERM, grace, SIGKILL) and reaping. The policy (when to recycle,
+ * what counts as which failure) lives in machine_worker.ts.
+ */
+import type { Log } from "../log/mod.ts";
+import { selfCommand } from "../runtime.ts";
+import { readLines } from "./lines.ts";
+import { oneLine, parseReply, type Reply, type Request } from "./protocol.ts";
+
+/** How a worker process ended. */
+export interface ExitInfo {
+  /** Exit code (128 + signal number when killed by a signal on POSIX). */
+  readonly code: number;
+  /** The signal that killed it, if any. */
+  readonly signal: Deno.Signal | null;
+}
+
+/** What waiting for a reply produced. */
+export type WaitResult =
+  | { readonly kind: "reply"; readonly reply: Reply }
+  | { readonly kind: "protocol"; readonly problem: string }
+  | { readonly kind: "exit"; readonly exit: ExitInfo }
+  | { readonly kind: "timeout" };
+
+/** Options of {@link WorkerProcess.spawn}. */
+export interface SpawnOptions {
+  /** Where stderr lines go, tagged with the machine id. */
+  readonly log: Log | null;
+  /** Cap on one stdout line. */
+  readonly maxLineBytes: number;
+  /** Extra arguments after `__worker --machine ID` (tests, benchmarks). */
+  readonly extraArgs?: readonly string[];
+}
+
+/** Environment variables a worker keeps; everything else (api keys...) stays in the agent. */
+const ENV_KEEP = [
+  "HOME",
+  "USERPROFILE",
+  "LOCALAPPDATA",
+  "APPDATA",
+  "XDG_CACHE_HOME",
+  "DENO_DIR",
+  "DENO_NO_UPDATE_CHECK",
+  "PATH",
+  "SYSTEMROOT",
+  "SystemRoot",
+  "TEMP",
+  "TMP",
+  "TMPDIR",
+  "NO_COLOR",
+  "LANG",
+  "TZ",
+];
+
+function workerEnv(): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1" };
+  for (const k of ENV_KEEP) {
+    const v = Deno.env.get(k);
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
+}
+
+const STDERR_LINE_BYTES = 4096;
+const STDERR_TAIL = 8;
+
+/** A running (or ended) worker process. */
+export class WorkerProcess {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #machineId: string;
+  readonly #log: Log | null;
+  #waiter: { id: number; resolve: (r: WaitResult) => void } | null = null;
+  #exit: ExitInfo | null = null;
+  /** Resolves once the process has exited, been reaped, and its stdout and stderr are drained. */
+  readonly exited: Promise<ExitInfo>;
+  /** Last lines of stderr, for crash messages. */
+  readonly stderrTail: string[] = [];
+  /** Last `fatal` message the worker sent, if any. */
+  fatal: string | null = null;
+  /** A protocol violation seen while no request was outstanding. */
+  violation: string | null = null;
+  /** Last resident memory the worker reported, in bytes (0 before the first report). */
+  rss = 0;
+  /** The worker's process id. */
+  readonly pid: number;
+
+  private constructor(child: Deno.ChildProcess, machineId: string, opts: SpawnOptions) {
+    this.#child = child;
+    this.pid = child.pid;
+    this.#machineId = machineId;
+    this.#log = opts.log;
+    this.#writer = child.stdin.getWriter();
+    const out = this.#readStdout(opts.maxLineBytes);
+    const err = this.#readStderr();
+    this.exited = Promise.all([child.status, out, err]).then(([s]) => {
+      const info: ExitInfo = { code: s.code, signal: s.signal };
+      this.#exit = info;
+      this.#settle({ kind: "exit", exit: info });
+      return info;
+    });
+  }
+
+  /** Starts `simco-agent __worker --machine ID`. Throws when the process cannot be started. */
+  static spawn(machineId: string, opts: SpawnOptions): WorkerProcess {
+    const { cmd, args } = selfCommand(["__worker", "--machine", machineId, ...(opts.extraArgs ?? [])]);
+    const child = new Deno.Command(cmd, {
+      args,
+      clearEnv: true,
+      env: workerEnv(),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return new WorkerProcess(child, machineId, opts);
+  }
+
+  /** Exit status once the process has ended, else null. */
+  get exit(): ExitInfo | null {
+    return this.#exit;
+  }
+
+  async #readStdout(maxLineBytes: number): Promise<void> {
+    for await (const item of readLines(this.#child.stdout, maxLineBytes)) {
+      if ("overflow" in item) {
+        this.#problem(`reply line longer than ${maxLineBytes} bytes (${item.overflow} bytes)`);
+        continue;
+      }
+      if (item.line === "") continue;
+      const parsed = parseReply(item.line);
+      if (!parsed.ok) {
+        this.#problem(parsed.problem);
+        continue;
+      }
+      const reply = parsed.reply;
+      if (reply.type === "fatal") {
+        this.fatal = reply.message;
+        continue;
+      }
+      this.rss = reply.rss;
+      const id = reply.type === "hello" ? 0 : reply.id;
+      if (this.#waiter === null || this.#waiter.id !== id) {
+        this.#problem(
+          this.#waiter === null
+            ? `unexpected ${reply.type} reply while no request was outstanding`
+            : `reply to request ${id} while waiting for request ${this.#waiter.id}`,
+        );
+        continue;
+      }
+      this.#settle({ kind: "reply", reply });
+    }
+  }
+
+  async #readStderr(): Promise<void> {
+    for await (const item of readLines(this.#child.stderr, STDERR_LINE_BYTES)) {
+      const line = "overflow" in item
+        ? `(stderr line of ${item.overflow} bytes dropped)`
+        : oneLine(item.line, STDERR_LINE_BYTES);
+      if (line === "") continue;
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
+      this.#log?.info(`machine ${this.#machineId} worker: ${line}`, {
+        machine: this.#machineId,
+        pid: this.pid,
+      });
+    }
+  }
+
+  #problem(problem: string): void {
+    if (this.#waiter) this.#settle({ kind: "protocol", problem });
+    else this.violation ??= problem;
+  }
+
+  #settle(r: WaitResult): void {
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.resolve(r);
+  }
+
+  /**
+   * Sends `req` (or nothing, for id 0: the hello) and waits up to `timeoutMs` for the reply with its id. A
+   * violation already seen, or an exit, ends the wait at once.
+   */
+  async request(req: Request | null, timeoutMs: number): Promise<WaitResult> {
+    if (this.violation !== null) return { kind: "protocol", problem: this.violation };
+    if (this.#exit !== null) return { kind: "exit", exit: this.#exit };
+    const id = req?.id ?? 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const result = new Promise<WaitResult>((resolve) => {
+      this.#waiter = { id, resolve };
+      timer = setTimeout(() => this.#settle({ kind: "timeout" }), timeoutMs);
+    });
+    if (req) {
+      // A dead pipe shows up as the exit, which settles the wait.
+      this.#writer.write(new TextEncoder().encode(JSON.stringify(req) + "\n")).catch(() => {});
+    }
+    const r = await result;
+    clearTimeout(timer);
+    return r;
+  }
+
+  /**
+   * Ends the process: closes its stdin (a healthy worker exits on that), then SIGTERM after `graceMs`, then
+   * SIGKILL after another `graceMs`. Resolves once it is reaped. Idempotent.
+   */
+  async kill(graceMs: number, signalFirst = false): Promise<ExitInfo> {
+    this.#writer.close().catch(() => {});
+    if (this.#exit) return this.#exit;
+    const steps: (Deno.Signal | null)[] = signalFirst ? ["SIGTERM", "SIGKILL"] : [null, "SIGTERM", "SIGKILL"];
+    for (const sig of steps) {
+      if (sig) {
+        try {
+          this.#child.kill(sig);
+        } catch {
+          // Already exited between the check and the signal.
+        }
+      }
+      if (sig === "SIGKILL") break;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const done = await Promise.race([
+        this.exited.then(() => true),
+        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), graceMs)),
+      ]);
+      clearTimeout(timer);
+      if (done) break;
+    }
+    return await this.exited;
+  }
+}

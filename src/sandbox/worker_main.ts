@@ -1,0 +1,159 @@
+/**
+ * The driver worker process (`simco-agent __worker`): one per machine, started by the agent (machine_worker.ts),
+ * speaking the NDJSON protocol of protocol.ts on stdin/stdout.
+ *
+ * The driver itself runs in a Web Worker (driver_host.ts) whose Deno permissions are exactly those in the
+ * `init` request. Once that Web Worker has loaded, this process revokes all of its own permissions, so even
+ * code that escaped into this thread could not reach further than the driver. This thread only relays
+ * messages; it stays responsive while the driver blocks or busy-loops, so:
+ * - stdin closing (the agent exited or was killed) ends the process at once, busy driver or not;
+ * - SIGTERM is not listened for, so it ends the process (the agent follows with SIGKILL anyway);
+ * - a Web Worker that dies from an uncaught error ends the process with exit code 70 after a `fatal` line;
+ * - a driver calling `Deno.exit(code)` ends the process with that code (see driver_host.ts).
+ */
+import { readLines } from "./lines.ts";
+import {
+  MAX_LINE_BYTES,
+  oneLine,
+  PROTOCOL_VERSION,
+  type Request,
+  type SandboxPermissions,
+} from "./protocol.ts";
+import { workerPermissions } from "./permissions.ts";
+
+/** Exit code of a worker whose driver's Web Worker died from an uncaught error. */
+export const EXIT_DRIVER_DIED = 70;
+
+/** Exit code of a worker whose stdin carried something that is not a request. */
+export const EXIT_BAD_REQUEST = 65;
+
+const encoder = new TextEncoder();
+
+function write(msg: Record<string, unknown>): void {
+  const bytes = encoder.encode(JSON.stringify(msg) + "\n");
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+const rss = (): number => Deno.memoryUsage().rss;
+
+const PERMISSION_NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
+
+function revokeOwnPermissions(): void {
+  for (const name of PERMISSION_NAMES) Deno.permissions.revokeSync({ name });
+}
+
+function parseRequest(line: string): Request | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(line);
+  } catch {
+    return `request is not JSON: ${JSON.stringify(oneLine(line, 80))}`;
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return "request is not a JSON object";
+  const r = v as Record<string, unknown>;
+  if (!Number.isSafeInteger(r.id) || (r.id as number) <= 0) return "request has no positive integer id";
+  if (r.op !== "init" && r.op !== "poll" && r.op !== "close") return `unknown op ${JSON.stringify(r.op)}`;
+  return r as unknown as Request;
+}
+
+/** Runs the worker until stdin closes or a `close` request is answered; resolves to the exit code. */
+export async function runWorker(): Promise<number> {
+  let host: Worker | null = null;
+  let current: Request | null = null; // the request the Web Worker is working on
+
+  const onHostMessage = (e: MessageEvent) => {
+    const m = e.data as Record<string, unknown>;
+    if (m.type === "exit") {
+      Deno.exit(typeof m.code === "number" ? m.code : 1);
+    }
+    if (m.type === "loaded" || current === null) return;
+    const id = current.id;
+    const op = current.op;
+    current = null;
+    write({ ...m, id, rss: rss() });
+    if (op === "close") Deno.exit(0);
+  };
+
+  const startHost = (permissions: SandboxPermissions, machineId: string): [Worker, Promise<void>] => {
+    const w = new Worker(new URL("./driver_host.ts", import.meta.url), {
+      type: "module",
+      name: `driver:${machineId}`,
+      deno: { permissions: workerPermissions(permissions) },
+    });
+    w.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      write({ type: "fatal", message: oneLine(`driver worker died: ${e.message}`) });
+      Deno.exit(EXIT_DRIVER_DIED);
+    };
+    w.onmessageerror = () => {
+      write({ type: "fatal", message: "driver worker sent a message that could not be received" });
+      Deno.exit(EXIT_DRIVER_DIED);
+    };
+    return [
+      w,
+      new Promise<void>((resolve) => {
+        w.onmessage = (e: MessageEvent) => {
+          if ((e.data as Record<string, unknown>)?.type === "loaded") {
+            // The driver's module graph is loaded: from here on this process needs no permission at all.
+            revokeOwnPermissions();
+            w.onmessage = onHostMessage;
+            resolve();
+          }
+        };
+      }),
+    ];
+  };
+
+  write({ type: "hello", protocol: PROTOCOL_VERSION, pid: Deno.pid, rss: rss() });
+
+  for await (const item of readLines(Deno.stdin.readable, MAX_LINE_BYTES)) {
+    if ("overflow" in item) {
+      console.error(`worker: request line longer than ${MAX_LINE_BYTES} bytes`);
+      return EXIT_BAD_REQUEST;
+    }
+    if (item.line.trim() === "") continue;
+    const req = parseRequest(item.line);
+    if (typeof req === "string") {
+      console.error(`worker: ${req}`);
+      return EXIT_BAD_REQUEST;
+    }
+    if (current !== null) {
+      write({ type: "error", id: req.id, code: "protocol", message: "request while busy", rss: rss() });
+      continue;
+    }
+    if (req.op === "init") {
+      if (host !== null) {
+        write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
+        continue;
+      }
+      const [w, loaded] = startHost(req.permissions, req.ctx.machineId);
+      host = w;
+      await loaded;
+    } else if (host === null) {
+      if (req.op === "close") {
+        write({ type: "closed", id: req.id, rss: rss() });
+        return 0;
+      }
+      write({ type: "error", id: req.id, code: "protocol", message: "poll before init", rss: rss() });
+      continue;
+    }
+    current = req;
+    host.postMessage(req);
+  }
+  // stdin closed: the agent is gone (or closed us). Exit now, even if the driver is still busy.
+  return 0;
+}
+
+/**
+ * True for exactly the command lines the agent uses to start a worker (`__worker` or
+ * `__worker --machine ID`); main.ts then skips the CLI. Anything else (`__worker --help`) goes to the CLI.
+ */
+export function isWorkerInvocation(argv: readonly string[]): boolean {
+  return argv[0] === "__worker" && (argv.length === 1 || (argv.length === 3 && argv[1] === "--machine"));
+}
+
+/** Entry point used by main.ts for worker invocations: runs the worker and resolves to its exit code. */
+export function workerEntry(_argv: readonly string[]): Promise<number> {
+  return runWorker();
+}
