@@ -1,0 +1,25 @@
+/**
+ * The durable store-and-forward buffer (`<data_dir>/buffer.db`). See docs/buffer.md for the guarantees.
+ *
+ * - {@link TelemetryBuffer}: open, enqueue (group-committed), claim / ack / nack / deadLetter, stats.
+ * - {@link acquireDataDirLock} / {@link lockHolder}: one agent per data directory.
+ * - {@link readBufferStats} / {@link readDeadLetters}: read-only views, safe while another process runs.
+ */
+export {
+  BUFFER_FILE,
+  type BufferOptions,
+  type BufferStats,
+  type ClaimedRecord,
+  type DeadLetter,
+  TelemetryBuffer,
+} from "./buffer.ts";
+export {
+  BufferClosedError,
+  BufferFullError,
+  BufferSchemaTooNewError,
+  BufferUnavailableError,
+  DataDirLockedError,
+} from "./errors.ts";
+export { acquireDataDirLock, type DataDirLock, lockHolder } from "./lock.ts";
+export { readBufferStats, readDeadLetters } from "./read.ts";
+export { SCHEMA_VERSION } from "./schema.ts";

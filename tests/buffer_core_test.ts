@@ -1,0 +1,191 @@
+/** The buffer's core behaviour on real SQLite files: enqueue, claim, ack, nack, dead letters, capacity. */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import {
+  BufferFullError,
+  BufferSchemaTooNewError,
+  readBufferStats,
+  readDeadLetters,
+  SCHEMA_VERSION,
+  TelemetryBuffer,
+} from "../src/buffer/mod.ts";
+import { SCHEMA_V1_SQL } from "../src/buffer/schema.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
+import { rec, recordingLog, withTempDir } from "./helpers/buffer_util.ts";
+
+const OPTS = { maxRecords: 1000, whenFull: "drop_oldest" } as const;
+
+Deno.test("buffer: enqueue, claim in enqueue order, ack, nack keeps place and counts attempts", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    const rs = [5, 3, 9, 1].map((t) => rec(t));
+    for (const r of await Promise.all(rs.map((r) => b.enqueue(r)))) assertEquals(r, { inserted: true });
+    assertEquals(b.stats().queued, 4);
+    assertEquals(b.stats().oldest_queued_ts, 5);
+    const c = b.claim(2);
+    assertEquals(c.map((x) => x.id), [rs[0].id, rs[1].id]);
+    assertEquals(c[0].metrics, rs[0].metrics);
+    assertEquals({ q: b.stats().queued, f: b.stats().in_flight }, { q: 2, f: 2 });
+    b.ack([c[0].id]);
+    b.nack([c[1].id]);
+    assertEquals({ q: b.stats().queued, f: b.stats().in_flight }, { q: 3, f: 0 });
+    const again = b.claim(10);
+    assertEquals(again.map((x) => [x.id, x.attempts]), [[rs[1].id, 1], [rs[2].id, 0], [rs[3].id, 0]]);
+    assertEquals(b.claim(10), []);
+    await b.close();
+    const stats = readBufferStats(dir)!;
+    assertEquals({ q: stats.queued, f: stats.in_flight }, { q: 0, f: 3 });
+  });
+});
+
+Deno.test("buffer: stale in-flight records return to the queue at open", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    await Promise.all([1, 2, 3].map((t) => b.enqueue(rec(t))));
+    const claimed = b.claim(2);
+    assertEquals(claimed.length, 2);
+    await b.close(); // as if the agent died with a batch in flight
+    const log = recordingLog();
+    const b2 = TelemetryBuffer.open(dir, { ...OPTS, log });
+    assertEquals({ q: b2.stats().queued, f: b2.stats().in_flight }, { q: 3, f: 0 });
+    assertStringIncludes(log.at("info").join("\n"), "returned 2 stale in-flight records");
+    assertEquals(b2.claim(5).map((r) => r.ts), [1, 2, 3]);
+    await b2.close();
+  });
+});
+
+Deno.test("buffer: a repeated record is stored once and counted, across restarts", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    const r = rec(42);
+    assertEquals(await b.enqueue(r), { inserted: true });
+    const both = await Promise.all([b.enqueue(r), b.enqueue(rec(43)), b.enqueue(rec(43))]);
+    assertEquals(both.map((x) => x.inserted), [false, true, false]);
+    assertEquals(b.stats().duplicates_total, 2);
+    await b.close();
+    const b2 = TelemetryBuffer.open(dir, OPTS);
+    assertEquals(await b2.enqueue(r), { inserted: false });
+    assertEquals(b2.stats().queued, 2);
+    assertEquals(b2.stats().duplicates_total, 3);
+    await b2.close();
+  });
+});
+
+Deno.test("buffer: when_full = drop_oldest deletes the oldest queued, persists the count, warns", async () => {
+  await withTempDir(async (dir) => {
+    const log = recordingLog();
+    const b = TelemetryBuffer.open(dir, { maxRecords: 10, whenFull: "drop_oldest", log });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => b.enqueue(rec(i))));
+    const inFlight = b.claim(2); // in-flight records are never dropped
+    await Promise.all(Array.from({ length: 5 }, (_, i) => b.enqueue(rec(100 + i))));
+    const s = b.stats();
+    assertEquals({ q: s.queued, d: s.dropped_total }, { q: 10, d: 3 });
+    assert(b.hasRoom());
+    assertStringIncludes(log.at("warn").join("\n"), "dropped the 3 oldest queued records");
+    await b.close();
+    const b2 = TelemetryBuffer.open(dir, { maxRecords: 10, whenFull: "drop_oldest" });
+    assertEquals(b2.stats().dropped_total, 3);
+    const ts = b2.claim(100).map((r) => r.ts);
+    assertEquals(ts, [...inFlight.map((r) => r.ts), 5, 6, 7, 8, 9, 100, 101, 102, 103, 104]);
+    await b2.close();
+  });
+});
+
+Deno.test("buffer: when_full = stop_polling reports no room at the cap and keeps every record", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, { maxRecords: 5, whenFull: "stop_polling", commitMaxRecords: 3 });
+    await Promise.all(Array.from({ length: 4 }, (_, i) => b.enqueue(rec(i))));
+    assert(b.hasRoom());
+    await b.enqueue(rec(4));
+    assertEquals(b.hasRoom(), false);
+    // Readings already in progress are still accepted, up to a bounded slack (commitMaxRecords)...
+    await Promise.all([5, 6, 7].map((t) => b.enqueue(rec(t))));
+    // ...and beyond it the buffer refuses rather than grow without bound.
+    await assertRejects(() => b.enqueue(rec(8)), BufferFullError, "buffer is full");
+    assertEquals(b.stats().queued, 8);
+    assertEquals(b.stats().dropped_total, 0);
+    b.ack(b.claim(4).map((r) => r.id));
+    assert(b.hasRoom());
+    await b.close();
+  });
+});
+
+Deno.test("buffer: dead letters keep the record, reason and time; requeue and purge", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, { ...OPTS, now: () => 1_700_000_000_000 });
+    await Promise.all([1, 2, 3].map((t) => b.enqueue(rec(t))));
+    const c = b.claim(3);
+    b.deadLetter([{ id: c[0].id, reason: "metrics.temp: expected number" }, {
+      id: c[2].id,
+      reason: "too old",
+    }]);
+    b.ack([c[1].id]);
+    assertEquals(b.stats().dead_letter, 2);
+    const dl = readDeadLetters(dir);
+    assertEquals(dl.map((d) => [d.id, d.reason, d.dead_at]), [
+      [c[0].id, "metrics.temp: expected number", 1_700_000_000_000],
+      [c[2].id, "too old", 1_700_000_000_000],
+    ]);
+    assertEquals(JSON.parse(dl[0].metrics), c[0].metrics);
+    assertEquals(b.requeueDeadLetters(), 2);
+    assertEquals({ q: b.stats().queued, d: b.stats().dead_letter }, { q: 2, d: 0 });
+    const again = b.claim(5);
+    b.deadLetter(again.map((r) => ({ id: r.id, reason: "still bad" })));
+    assertEquals(b.purgeDeadLetters(), 2);
+    assertEquals(b.stats().dead_letter, 0);
+    await b.close();
+  });
+});
+
+Deno.test("buffer: an older schema is migrated forward with its records", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "buffer.db");
+    const old = new DatabaseSync(path);
+    old.exec(SCHEMA_V1_SQL + "PRAGMA user_version = 1;");
+    const r = rec(7);
+    old.prepare(
+      "INSERT INTO telemetry_buffer(id, machine_id, ts, metrics, state, attempts, enqueued_at) VALUES (?,?,?,?,?,?,?)",
+    ).run(r.id, r.machine_id, r.ts, JSON.stringify(r.metrics), "in_flight", 2, 1);
+    old.close();
+    const b = TelemetryBuffer.open(dir, OPTS);
+    const got = b.claim(5);
+    assertEquals(got.map((x) => [x.id, x.attempts]), [[r.id, 2]]);
+    b.deadLetter([{ id: r.id, reason: "x" }]);
+    assertEquals(b.stats().dead_letter, 1);
+    await b.close();
+    const check = new DatabaseSync(path, { readOnly: true });
+    assertEquals(
+      (check.prepare("PRAGMA user_version").get() as { user_version: number }).user_version,
+      SCHEMA_VERSION,
+    );
+    check.close();
+  });
+});
+
+Deno.test("buffer: a newer schema is refused with a clear message and left untouched", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "buffer.db");
+    const db = new DatabaseSync(path);
+    db.exec(`CREATE TABLE future(x); PRAGMA user_version = ${SCHEMA_VERSION + 7};`);
+    db.close();
+    const before = await Deno.readFile(path);
+    const e = assertThrows(() => TelemetryBuffer.open(dir, OPTS), BufferSchemaTooNewError);
+    assertStringIncludes(e.message, `schema version ${SCHEMA_VERSION + 7}`);
+    assertStringIncludes(e.message, `up to version ${SCHEMA_VERSION}`);
+    assertThrows(() => readBufferStats(dir), BufferSchemaTooNewError);
+    assertEquals(await Deno.readFile(path), before);
+    assertEquals([...Deno.readDirSync(dir)].filter((e) => e.name.includes("corrupt")), []);
+  });
+});
+
+Deno.test("buffer: a new file uses WAL, synchronous FULL and incremental auto-vacuum", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    await b.close();
+    const db = new DatabaseSync(join(dir, "buffer.db"));
+    assertEquals((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal");
+    assertEquals((db.prepare("PRAGMA auto_vacuum").get() as { auto_vacuum: number }).auto_vacuum, 2);
+    db.close();
+    assertEquals(readBufferStats(join(dir, "nothing-here")), null);
+  });
+});

@@ -1,0 +1,66 @@
+/** Shared helpers of the buffer tests: temp data dirs, a recording Log, records. */
+import type { Log } from "../../src/log/mod.ts";
+import { type IdentifiedRecord, makeRecord } from "../../src/record/mod.ts";
+
+/** One logged line. */
+export interface Logged {
+  /** Level name. */
+  readonly level: "debug" | "info" | "warn" | "error" | "critical";
+  /** The message. */
+  readonly message: string;
+}
+
+/** A Log that records every call. */
+export function recordingLog(): Log & { lines: Logged[]; at(level: Logged["level"]): string[] } {
+  const lines: Logged[] = [];
+  const put = (level: Logged["level"]) => (message: string) => void lines.push({ level, message });
+  return {
+    lines,
+    at: (level) => lines.filter((l) => l.level === level).map((l) => l.message),
+    debug: put("debug"),
+    info: put("info"),
+    warn: put("warn"),
+    error: put("error"),
+    critical: put("critical"),
+  };
+}
+
+/** A record of machine `m` at time `ts` with ~300 bytes of metrics. */
+export function rec(
+  ts: number,
+  m = "mill-01",
+  extra: Record<string, number | string> = {},
+): IdentifiedRecord {
+  return makeRecord(m, ts, {
+    spindle_rpm: 12000 + (ts % 1000),
+    feed_rate: 350.25,
+    program: "O1234-PART-A",
+    mode: "auto",
+    alarm: null,
+    axis: { x: 10.123, y: -5.5, z: ts % 7 },
+    temps: [45.1, 46.2, 47.3],
+    part_count: ts,
+    door_open: false,
+    notes: "running job 42 on cell 3",
+    ...extra,
+  });
+}
+
+/** Runs `fn` with a fresh temp directory, removed afterwards. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "simco-buffer-" });
+  try {
+    return await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** Polls `cond` every 10 ms until true or `timeoutMs` passes (then throws with `what`). */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
