@@ -2,9 +2,10 @@
  * Web Worker entry: hosts one driver inside the worker process, with the permissions the worker process gave
  * this Web Worker (exactly the machine's `host:port`, exactly the driver's native library, nothing else).
  *
- * Messages from the worker process (src/sandbox/worker_main.ts): `{op:"init", driver, module, options, ctx}`,
- * `{op:"poll"}`, `{op:"close"}`. Replies: `{type:"loaded"}` once (this module is loaded), then per request
- * `{type:"ready"}`, `{type:"telemetry", ts, metrics}`, `{type:"closed"}` or `{type:"error", code, message}`.
+ * Messages from the worker process (src/sandbox/worker_main.ts): first `{op:"load", module}` (import a test
+ * driver module, if any, while the process may still read files; answered `{type:"loaded"}`), then
+ * `{op:"init", driver, options, ctx}`, `{op:"poll"}`, `{op:"close"}`, answered `{type:"ready"}`,
+ * `{type:"telemetry", ts, metrics}`, `{type:"closed"}` or `{type:"error", code, message}`.
  *
  * Two things a Web Worker cannot do on its own are made to behave like they would in a process:
  * - `Deno.exit(code)` would silently end only this Web Worker, leaving the poll unanswered; here it asks the
@@ -37,29 +38,38 @@ console.table = toStderr;
 };
 
 let driver: Driver | null = null;
+let factory: (() => Driver) | null = null;
 
 function errorText(e: unknown): string {
   if (e instanceof Error) return oneLine(`${e.name}: ${e.message}`);
   return oneLine(String(e));
 }
 
-async function createDriver(name: string, module: string | null): Promise<Driver> {
-  if (module !== null) {
-    const m = await import(module);
-    if (typeof m.createDriver !== "function") throw new Error(`${module} does not export createDriver()`);
-    return m.createDriver() as Driver;
-  }
-  const factory = Object.hasOwn(DRIVERS, name) ? DRIVERS[name] : undefined;
-  if (!factory) throw new Error(`unknown driver "${name}"`);
-  return factory();
+function createDriver(name: string): Driver {
+  if (factory) return factory();
+  const f = Object.hasOwn(DRIVERS, name) ? DRIVERS[name] : undefined;
+  if (!f) throw new Error(`unknown driver "${name}"`);
+  return f();
 }
 
 async function handle(msg: Record<string, unknown>): Promise<unknown> {
   switch (msg.op) {
+    case "load": {
+      if (typeof msg.module === "string") {
+        try {
+          const m = await import(msg.module);
+          if (typeof m.createDriver !== "function") throw new Error("module does not export createDriver()");
+          factory = m.createDriver as () => Driver;
+        } catch (e) {
+          return { type: "loaded", problem: `cannot load driver module ${msg.module}: ${errorText(e)}` };
+        }
+      }
+      return { type: "loaded" };
+    }
     case "init": {
       if (driver) return { type: "error", code: "protocol", message: "init sent twice" };
       try {
-        const d = await createDriver(String(msg.driver), (msg.module as string | null) ?? null);
+        const d = createDriver(String(msg.driver));
         await d.init(msg.options as Record<string, unknown>, msg.ctx as DriverContext);
         driver = d;
         return { type: "ready" };
@@ -107,5 +117,3 @@ self.onmessage = async (e: MessageEvent) => {
     post({ type: "error", code: "protocol", message: `reply not serialisable: ${errorText(err)}` });
   }
 };
-
-post({ type: "loaded" });

@@ -11,6 +11,7 @@
  * - a Web Worker that dies from an uncaught error ends the process with exit code 70 after a `fatal` line;
  * - a driver calling `Deno.exit(code)` ends the process with that code (see driver_host.ts).
  */
+import { fileURLToPath as fromFileUrl } from "node:url";
 import { readLines } from "./lines.ts";
 import {
   MAX_LINE_BYTES,
@@ -57,6 +58,16 @@ function parseRequest(line: string): Request | string {
   return r as unknown as Request;
 }
 
+/**
+ * A test driver module (the `driverModule` hook, never set from configuration) must be readable by the Web
+ * Worker that imports it; that file, and only it, is added to `read`.
+ */
+function withModule(p: SandboxPermissions, module: string | null): SandboxPermissions {
+  if (module === null || !module.startsWith("file:")) return p;
+  const file = fromFileUrl(module);
+  return { ...p, read: p.read === false ? [file] : [...p.read, file] };
+}
+
 /** Runs the worker until stdin closes or a `close` request is answered; resolves to the exit code. */
 export async function runWorker(): Promise<number> {
   let host: Worker | null = null;
@@ -67,7 +78,7 @@ export async function runWorker(): Promise<number> {
     if (m.type === "exit") {
       Deno.exit(typeof m.code === "number" ? m.code : 1);
     }
-    if (m.type === "loaded" || current === null) return;
+    if (current === null) return;
     const id = current.id;
     const op = current.op;
     current = null;
@@ -75,11 +86,15 @@ export async function runWorker(): Promise<number> {
     if (op === "close") Deno.exit(0);
   };
 
-  const startHost = (permissions: SandboxPermissions, machineId: string): [Worker, Promise<void>] => {
+  const startHost = (
+    permissions: SandboxPermissions,
+    machineId: string,
+    module: string | null,
+  ): [Worker, Promise<string | null>] => {
     const w = new Worker(new URL("./driver_host.ts", import.meta.url), {
       type: "module",
       name: `driver:${machineId}`,
-      deno: { permissions: workerPermissions(permissions) },
+      deno: { permissions: workerPermissions(withModule(permissions, module)) },
     });
     w.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -90,19 +105,20 @@ export async function runWorker(): Promise<number> {
       write({ type: "fatal", message: "driver worker sent a message that could not be received" });
       Deno.exit(EXIT_DRIVER_DIED);
     };
-    return [
-      w,
-      new Promise<void>((resolve) => {
-        w.onmessage = (e: MessageEvent) => {
-          if ((e.data as Record<string, unknown>)?.type === "loaded") {
-            // The driver's module graph is loaded: from here on this process needs no permission at all.
-            revokeOwnPermissions();
-            w.onmessage = onHostMessage;
-            resolve();
-          }
-        };
-      }),
-    ];
+    const loaded = new Promise<string | null>((resolve) => {
+      w.onmessage = (e: MessageEvent) => {
+        const m = e.data as Record<string, unknown>;
+        if (m?.type === "loaded") {
+          // The driver's module graph is loaded: from here on this process needs no permission at all (and
+          // with it revoked, the driver can no longer import files either).
+          revokeOwnPermissions();
+          w.onmessage = onHostMessage;
+          resolve(typeof m.problem === "string" ? m.problem : null);
+        }
+      };
+    });
+    w.postMessage({ op: "load", module });
+    return [w, loaded];
   };
 
   write({ type: "hello", protocol: PROTOCOL_VERSION, pid: Deno.pid, rss: rss() });
@@ -127,9 +143,13 @@ export async function runWorker(): Promise<number> {
         write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
         continue;
       }
-      const [w, loaded] = startHost(req.permissions, req.ctx.machineId);
+      const [w, loaded] = startHost(req.permissions, req.ctx.machineId, req.module);
       host = w;
-      await loaded;
+      const problem = await loaded;
+      if (problem !== null) {
+        write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
+        continue;
+      }
     } else if (host === null) {
       if (req.op === "close") {
         write({ type: "closed", id: req.id, rss: rss() });

@@ -1,0 +1,95 @@
+/**
+ * The sandbox really restricts: the probe driver (tests/drivers/sandbox_probe.ts) runs in a real worker
+ * process and tries another host, another port, a file, an env var, a subprocess and an FFI library it was
+ * not given; each gets NotCapable, while its own host:port (a real listener on 127.0.0.1) and its own native
+ * library (tests/fixtures/c/sandbox_probe.c) work.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { fixtureLibrary } from "./build_fixtures.ts";
+import { machine, MemoryLog, PROBE_MODULE } from "./helpers/sandbox_machines.ts";
+import { MachineWorker } from "../src/sandbox/mod.ts";
+import { join } from "node:path";
+
+Deno.test("sandbox: a driver reaches only its own host:port and native library", async () => {
+  const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = { own: 0, other: 0 };
+  const serve = async (l: Deno.Listener, key: "own" | "other") => {
+    for await (const c of l) {
+      accepted[key]++;
+      c.close();
+    }
+  };
+  const servers = [serve(own, "own"), serve(other, "other")];
+  const dir = await Deno.makeTempDir({ prefix: "sandbox_restrict_" });
+  const secret = join(dir, "secret.txt");
+  await Deno.writeTextFile(secret, "not for drivers");
+  await Deno.writeTextFile(join(dir, "secret.json"), '{"secret": true}');
+  const log = new MemoryLog();
+  const w = new MachineWorker(
+    machine("probe-1", {
+      driver: "__sandbox_probe",
+      host: "127.0.0.1",
+      port: (own.addr as Deno.NetAddr).port,
+      options: {
+        action: "probe",
+        library: fixtureLibrary("sandbox_probe"),
+        other_library: fixtureLibrary("sandbox_other"),
+        other_file: secret,
+        write_file: join(dir, "written.txt"),
+        other_port: (other.addr as Deno.NetAddr).port,
+        json_file: join(dir, "secret.json"),
+      },
+      timeoutMs: 5000,
+    }),
+    { log, driverModule: PROBE_MODULE },
+  );
+  try {
+    const out = await w.poll();
+    assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${log.text()}`);
+    assertEquals(out.metrics, {
+      own_net: "ok",
+      own_ffi: "ok",
+      own_ffi_result: 5,
+      other_host: "NotCapable",
+      other_host_by_name: "NotCapable",
+      other_port: "NotCapable",
+      read_file: "NotCapable",
+      write_file: "NotCapable",
+      env: "NotCapable",
+      run: "NotCapable",
+      other_ffi: "NotCapable",
+      sys: "NotCapable",
+      import_file: "TypeError",
+    });
+    assertEquals(accepted.other, 0);
+    assertEquals(await Deno.stat(join(dir, "written.txt")).then(() => true, () => false), false);
+  } finally {
+    await w.close();
+    own.close();
+    other.close();
+    await Promise.all(servers);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox: console.log in a driver goes to the log, not into the protocol", async () => {
+  const log = new MemoryLog();
+  const w = new MachineWorker(
+    machine("probe-console", {
+      driver: "__sandbox_probe",
+      host: "127.0.0.1",
+      port: 9,
+      options: { action: "console" },
+    }),
+    { log, driverModule: PROBE_MODULE },
+  );
+  try {
+    const out = await w.poll();
+    assert(out.kind === "ok", JSON.stringify(out));
+    assertEquals(out.metrics, { polls: 1 });
+    assertStringIncludes(log.text(), "machine probe-console worker: probe: console.log from a driver");
+  } finally {
+    await w.close();
+  }
+});
