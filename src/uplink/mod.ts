@@ -1,0 +1,410 @@
+/**
+ * The uploader: moves records from the buffer to the cloud, exactly once after deduplication.
+ *
+ * One batch at a time (so each machine's records arrive in order): claim up to `batch_size` oldest queued
+ * records (they become `in_flight`), deliver them (deliver.ts: 413 split, 400/422 bisection), then ack what
+ * the cloud accepted, dead-letter what it rejected, and return the rest to the queue. A crash at any point
+ * leaves records `in_flight`, which the buffer returns to `queued` at the next start; the cloud drops the
+ * duplicates by id. Timing comes from the pure BackoffSchedule (backoff.ts).
+ *
+ * Two ways to "drain" (upload now, ignoring the backoff schedule, still honouring Retry-After):
+ * - {@link Uploader.drainNow}: the `drain` command's own uploader when no `run` holds the data dir;
+ * - a drain request file (state_files.ts) that {@link Uploader.runLoop} of `run` watches.
+ * Either way there is only ever one uploader per buffer: the data-dir lock decides which.
+ */
+import type { UplinkSection } from "../config/types.ts";
+import { getLog, type Log } from "../log/mod.ts";
+import { type AttemptEnd, BackoffSchedule, DRAIN_RETRY_PAUSE_MS } from "./backoff.ts";
+import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.ts";
+import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
+import type { Rejection, WireRecord } from "./protocol.ts";
+import { readDrainRequest, writeUplinkStatus } from "./state_files.ts";
+
+export { ApiKeyError, resolveApiKey } from "./http.ts";
+export { type PersistedUplinkStatus, readUplinkStatus } from "./state_files.ts";
+
+/** Uploader state, as shown by `status`. */
+export type UplinkState = "idle" | "ok" | "backoff" | "auth_error" | "config_error";
+
+/** A snapshot of the uploader. */
+export interface UplinkStatus {
+  /** Current state. */
+  state: UplinkState;
+  /** Epoch ms of the last 2xx, or null. */
+  last_success_ts: number | null;
+  /** Last problem as one line (never the api key), or null. */
+  last_error: string | null;
+  /** Records acknowledged by the cloud since this uploader started. */
+  sent_total: number;
+  /** Epoch ms of the next attempt while waiting, else null. */
+  next_attempt_ts: number | null;
+}
+
+/** Options of {@link Uploader}. */
+export interface UploaderOptions {
+  /** Sent as `agent_id` with every batch. */
+  agentId: string;
+  /** The `[uplink]` section. */
+  uplink: UplinkSection;
+  /** Logger; default `simco.uplink`. */
+  log?: Log;
+  /** Clock (epoch ms); default Date.now. */
+  clock?: () => number;
+  /** U(0,1) source for backoff jitter; default Math.random. */
+  random?: () => number;
+  /** fetch seam (TLS client etc.); default the global fetch. */
+  fetch?: typeof fetch;
+  /** Data dir: status file and drain requests live here. */
+  dataDir: string;
+}
+
+/** One claimed record, as the buffer returns it. */
+export interface ClaimedLike extends WireRecord {
+  /** Failed attempts so far. */
+  readonly attempts: number;
+}
+
+/** The part of the buffer (src/buffer/mod.ts TelemetryBuffer) the uploader uses. */
+export interface UploadQueue {
+  /** Moves up to n oldest queued records to in_flight and returns them. */
+  claim(n: number): ClaimedLike[];
+  /** Deletes acknowledged records. */
+  ack(ids: string[]): void;
+  /** Returns records to queued (attempts + 1). */
+  nack(ids: string[]): void;
+  /** Moves records to dead letters with a reason. */
+  deadLetter(items: { id: string; reason: string }[]): void;
+  /** Counts (claim returns [] while storage fails, so "empty" is confirmed here). */
+  stats(): { queued: number };
+}
+
+/** Result of {@link Uploader.drainNow}. */
+export interface DrainResult {
+  /** True when the queue was emptied. */
+  readonly empty: boolean;
+  /** The non-retryable problem that stopped the drain, or null. */
+  readonly problem: string | null;
+}
+
+/** How long a request already in flight may finish after the stop signal. */
+export const STOP_GRACE_MS = 2_000;
+/** Pause between claims when the queue is empty or a batch was not full (lets records collect). */
+export const IDLE_POLL_MS = 200;
+const DRAIN_CHECK_MS = 250;
+const STATUS_WRITE_MS = 1_000;
+
+/** Uploads the buffer's records; see the module comment. */
+export class Uploader {
+  readonly #queue: UploadQueue;
+  readonly #opts: UploaderOptions;
+  readonly #log: Log;
+  readonly #clock: () => number;
+  readonly #schedule: BackoffSchedule;
+  #status: UplinkStatus = {
+    state: "idle",
+    last_success_ts: null,
+    last_error: null,
+    sent_total: 0,
+    next_attempt_ts: null,
+  };
+  #batchLimit: number;
+  #episodeLogged = false;
+  #failingSince: number | null = null;
+  #retryAfterUntil = 0;
+  #drainCheckAt = 0;
+  #drainRequestId: string | null = null;
+  #drainDone = false;
+  #statusWrittenAt = 0;
+  #lastKey: string | null = null;
+
+  /** @param buffer the TelemetryBuffer (anything with claim/ack/nack/deadLetter) */
+  constructor(buffer: UploadQueue, opts: UploaderOptions) {
+    this.#queue = buffer;
+    this.#opts = opts;
+    this.#log = opts.log ?? getLog("uplink");
+    this.#clock = opts.clock ?? Date.now;
+    this.#schedule = new BackoffSchedule(opts.uplink.maxBackoffMs, opts.random ?? Math.random);
+    this.#batchLimit = opts.uplink.batchSize;
+  }
+
+  /** A copy of the current status. */
+  status(): UplinkStatus {
+    return { ...this.#status };
+  }
+
+  /**
+   * Uploads until `signal` aborts. On abort, a request in flight gets {@link STOP_GRACE_MS} to finish; after
+   * that it is cancelled and its records return to the queue. Resolves (never rejects) when stopped.
+   */
+  async runLoop(signal: AbortSignal): Promise<void> {
+    let transport: Transport | null = null;
+    let nextAt = 0;
+    try {
+      while (!signal.aborted) {
+        const drain = this.#checkDrainRequest();
+        const now = this.#clock();
+        const due = drain ? Math.max(this.#retryAfterUntil, this.#drainNotBefore) : nextAt;
+        if (due > now) {
+          this.#setStatus({ next_attempt_ts: due });
+          await this.#sleep(Math.min(due - now, DRAIN_CHECK_MS), signal);
+          continue;
+        }
+        if (!transport) {
+          transport = this.#makeTransport();
+          if (!transport) {
+            nextAt = this.#clock() + this.#opts.uplink.maxBackoffMs;
+            continue;
+          }
+        }
+        let step;
+        try {
+          step = await this.#step(transport, signal, drain);
+        } catch (e) {
+          // A buffer failure (disk full, I/O error): the buffer reports it; the uploader pauses and retries.
+          this.#log.error(
+            `uplink: buffer operation failed: ${this.#safe(e instanceof Error ? e.message : String(e))}`,
+          );
+          nextAt = this.#clock() + Math.min(this.#opts.uplink.maxBackoffMs, 5_000);
+          continue;
+        }
+        nextAt = step.nextAt;
+        if (drain && step.emptied) this.#markDrainDone();
+        if (step.claimed === 0 || (step.claimed < this.#batchLimit && !drain && !step.problem)) {
+          nextAt = Math.max(nextAt, this.#clock() + IDLE_POLL_MS);
+        }
+      }
+    } finally {
+      transport?.close();
+      this.#setStatus({ next_attempt_ts: null }, true);
+    }
+  }
+
+  /**
+   * The `drain` command's own upload (no `run` on this data dir): sends until the queue is empty, ignoring
+   * the backoff schedule but honouring Retry-After; stops on a non-retryable problem or when `signal` aborts.
+   * `onBatch` is called after every batch with the number of records acknowledged so far.
+   */
+  async drainNow(signal: AbortSignal, onBatch?: (sent: number) => void): Promise<DrainResult> {
+    const transport = this.#makeTransport();
+    if (!transport) return { empty: false, problem: this.#status.last_error };
+    try {
+      while (!signal.aborted) {
+        const wait = Math.max(this.#retryAfterUntil, this.#drainNotBefore) - this.#clock();
+        if (wait > 0) {
+          await this.#sleep(wait, signal);
+          continue;
+        }
+        const step = await this.#step(transport, signal, true);
+        onBatch?.(this.#status.sent_total);
+        if (step.problem && (step.problem.kind === "config" || step.problem.kind === "endpoint")) {
+          return { empty: false, problem: this.#status.last_error };
+        }
+        if (step.emptied) return { empty: true, problem: null };
+      }
+      return { empty: false, problem: null };
+    } finally {
+      transport.close();
+      this.#setStatus({ next_attempt_ts: null }, true);
+    }
+  }
+
+  #drainNotBefore = 0;
+
+  #makeTransport(): Transport | null {
+    const { uplink } = this.#opts;
+    if (!uplink.url) {
+      this.#configProblem("uplink.url is not configured (expected an http:// or https:// URL in [uplink])");
+      return null;
+    }
+    try {
+      return createTransport({
+        url: uplink.url,
+        agentId: this.#opts.agentId,
+        gzip: uplink.gzip,
+        timeoutMs: uplink.timeoutMs,
+        caFile: uplink.caFile,
+        fetch: this.#opts.fetch,
+        clock: this.#clock,
+        apiKey: () => {
+          const key = resolveApiKey(uplink);
+          this.#lastKey = key;
+          return key;
+        },
+      });
+    } catch (e) {
+      this.#configProblem(e instanceof Error ? e.message : String(e));
+      return null;
+    }
+  }
+
+  /** Claims one batch, delivers it and applies the outcome. */
+  async #step(transport: Transport, signal: AbortSignal, drain: boolean) {
+    const batch = this.#queue.claim(this.#batchLimit);
+    if (batch.length === 0) {
+      if (this.#status.state === "ok") this.#setStatus({ state: "idle" });
+      const emptied = this.#queue.stats().queued === 0;
+      return { claimed: 0, emptied, problem: null, nextAt: this.#clock() + (emptied ? 0 : IDLE_POLL_MS) };
+    }
+    const hard = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onAbort = () => timer = setTimeout(() => hard.abort(), STOP_GRACE_MS);
+    if (signal.aborted) hard.abort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    let outcome: DeliveryOutcome;
+    try {
+      outcome = await deliver(
+        batch,
+        (recs) => signal.aborted ? Promise.resolve({ kind: "aborted" }) : transport.post(recs, hard.signal),
+        this.#clock,
+      );
+    } catch (e) {
+      this.#queue.nack(batch.map((r) => r.id));
+      throw e;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    }
+    this.#apply(outcome);
+    const nextAt = this.#afterAttempt(outcome, batch.length, drain);
+    const emptied = outcome.problem === null && batch.length < this.#batchLimit;
+    return { claimed: batch.length, emptied, problem: outcome.problem, nextAt };
+  }
+
+  #apply(o: DeliveryOutcome): void {
+    if (o.acked.length) this.#queue.ack(o.acked);
+    if (o.deadLetters.length) {
+      this.#queue.deadLetter(
+        o.deadLetters.map((d: Rejection) => ({ id: d.id, reason: this.#safe(d.reason) })),
+      );
+      for (const d of o.deadLetters) {
+        this.#log.error(`record ${d.id} moved to dead letters: ${this.#safe(d.reason)}`);
+      }
+    }
+    if (o.unsent.length) this.#queue.nack(o.unsent);
+    if (o.tooLargeAt !== null) {
+      const limit = Math.max(1, Math.ceil(o.tooLargeAt / 2));
+      if (limit < this.#batchLimit) {
+        this.#log.warn(
+          `the cloud refused ${o.tooLargeAt} records per request (413); sending at most ${limit}`,
+        );
+        this.#batchLimit = limit;
+      }
+    }
+  }
+
+  /** Updates status, logs, and returns when the next attempt is due by the schedule. */
+  #afterAttempt(o: DeliveryOutcome, claimed: number, drain: boolean): number {
+    const now = this.#clock();
+    const p: DeliveryProblem | null = o.problem;
+    const answered = claimed - o.unsent.length;
+    this.#status.sent_total += o.acked.length;
+    if (o.acked.length || (p === null && answered > 0)) this.#status.last_success_ts = now;
+    this.#drainNotBefore = 0;
+    this.#retryAfterUntil = 0;
+    if (p === null || p.kind === "aborted") {
+      if (p === null) {
+        if (this.#failingSince !== null) {
+          this.#log.info(`uplink recovered after ${this.#schedule.failures} failed attempt(s)`);
+        }
+        this.#failingSince = null;
+        this.#episodeLogged = false;
+        this.#setStatus({ state: "ok", last_error: null, next_attempt_ts: null });
+        return this.#schedule.next({ kind: "success" }, now);
+      }
+      return now;
+    }
+    this.#failingSince ??= now;
+    let end: AttemptEnd;
+    if (p.kind === "retry") {
+      end = { kind: "retryable", retryAfterMs: p.retryAfterMs };
+      if (p.retryAfterMs !== null) {
+        this.#retryAfterUntil = now + Math.min(this.#opts.uplink.maxBackoffMs, p.retryAfterMs);
+      }
+      this.#drainNotBefore = now + DRAIN_RETRY_PAUSE_MS;
+    } else {
+      end = { kind: "config" };
+      this.#drainNotBefore = now + this.#opts.uplink.maxBackoffMs;
+    }
+    const at = this.#schedule.next(end, now, drain);
+    const reason = this.#safe(p.reason);
+    if (p.kind === "retry") {
+      const msg = `upload failed (${reason}); ${o.unsent.length} record(s) kept, retry in ${at - now} ms`;
+      if (this.#schedule.failures === 1) this.#log.warn(msg);
+      else this.#log.debug(msg);
+      this.#setStatus({ state: "backoff", last_error: reason, next_attempt_ts: at });
+    } else {
+      const state: UplinkState = p.kind === "config" && p.auth ? "auth_error" : "config_error";
+      this.#configProblem(reason, state);
+      this.#setStatus({ next_attempt_ts: at });
+    }
+    return at;
+  }
+
+  /** A configuration problem: CRITICAL once per episode, state auth_error/config_error. */
+  #configProblem(reason: string, state: UplinkState = "config_error"): void {
+    const safe = this.#safe(reason);
+    if (!this.#episodeLogged) {
+      this.#episodeLogged = true;
+      this.#log.critical(
+        `uplink: ${safe} (url ${
+          this.#opts.uplink.url ?? "none"
+        }); keeping every record, retrying every ${this.#opts.uplink.maxBackoffMs} ms`,
+      );
+    }
+    this.#setStatus({ state, last_error: safe });
+  }
+
+  #safe(text: string): string {
+    return redact(text, this.#lastKey);
+  }
+
+  #checkDrainRequest(): boolean {
+    const now = this.#clock();
+    if (now < this.#drainCheckAt) return this.#drainRequestId !== null;
+    this.#drainCheckAt = now + DRAIN_CHECK_MS;
+    const req = readDrainRequest(this.#opts.dataDir, now);
+    const id = req?.id ?? null;
+    if (id !== this.#drainRequestId) {
+      this.#drainRequestId = id;
+      this.#drainDone = false;
+      if (id) {
+        this.#log.info(`drain requested (pid ${req!.pid}): uploading now, ignoring the backoff schedule`);
+      }
+      this.#setStatus({}, true);
+    }
+    return id !== null;
+  }
+
+  #markDrainDone(): void {
+    if (this.#drainDone) return;
+    this.#drainDone = true;
+    this.#setStatus({}, true);
+  }
+
+  #setStatus(patch: Partial<UplinkStatus>, force = false): void {
+    const before = this.#status.state;
+    Object.assign(this.#status, patch);
+    const now = this.#clock();
+    if (!force && before === this.#status.state && now - this.#statusWrittenAt < STATUS_WRITE_MS) return;
+    this.#statusWrittenAt = now;
+    writeUplinkStatus(this.#opts.dataDir, {
+      ...this.#status,
+      pid: Deno.pid,
+      updated_ts: now,
+      drain: this.#drainRequestId ? { request_id: this.#drainRequestId, done: this.#drainDone } : null,
+    });
+  }
+
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const t = setTimeout(done, Math.max(0, ms));
+      function done() {
+        clearTimeout(t);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,86 @@
+/** Shared setup for the uplink tests: uplink sections, seeded buffers, a collecting logger, harness processes. */
+import { join } from "node:path";
+import { TelemetryBuffer } from "../../src/buffer/mod.ts";
+import type { UplinkSection } from "../../src/config/types.ts";
+import type { Log } from "../../src/log/mod.ts";
+import { makeRecords } from "./uplink_records.ts";
+
+/** An `[uplink]` section for tests: short timeout and 1 s max backoff (the smallest the config allows). */
+export function uplinkFor(url: string, keyFile: string, over: Partial<UplinkSection> = {}): UplinkSection {
+  return {
+    url,
+    apiKeyEnv: null,
+    apiKeyFile: keyFile,
+    batchSize: 100,
+    timeoutMs: 2_000,
+    gzip: true,
+    caFile: null,
+    maxBackoffMs: 1_000,
+    ...over,
+  };
+}
+
+/** Opens the buffer of `dataDir` (no lock: tests own the dir). */
+export function openBuffer(dataDir: string): TelemetryBuffer {
+  return TelemetryBuffer.open(dataDir, { maxRecords: 10_000_000, whenFull: "drop_oldest" });
+}
+
+/** Enqueues `n` test records into `buffer` and waits for their commit; returns them. */
+export async function seed(buffer: TelemetryBuffer, n: number, machine = "mill-01", base?: number) {
+  const recs = makeRecords(n, machine, base);
+  for (const r of recs) buffer.enqueue(r);
+  await buffer.flush();
+  return recs;
+}
+
+/** A logger that keeps every line (level + message + props) for assertions. */
+export function collectingLog(): Log & { lines: string[] } {
+  const lines: string[] = [];
+  const at = (level: string) => (m: string, p?: Record<string, unknown>) => {
+    lines.push(`${level} ${m}${p && Object.keys(p).length ? " " + JSON.stringify(p) : ""}`);
+  };
+  return {
+    lines,
+    debug: at("DEBUG"),
+    info: at("INFO"),
+    warn: at("WARN"),
+    error: at("ERROR"),
+    critical: at("CRITICAL"),
+  };
+}
+
+/** Writes an api key file in `dir` and returns its path. */
+export function keyFile(dir: string, key: string): string {
+  const p = join(dir, "api.key");
+  Deno.writeTextFileSync(p, key + "\n");
+  return p;
+}
+
+const HARNESS = new URL("./uplink_harness.ts", import.meta.url).pathname;
+
+/** Starts tests/helpers/uplink_harness.ts as a real process. */
+export function harness(args: string[], stdin: "piped" | "null" = "null"): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--no-prompt", HARNESS, ...args],
+    stdin,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+}
+
+/** Reads a child's stdout until a line equal to `word` appears (or the stream ends). */
+export async function waitForLine(child: Deno.ChildProcess, word: string): Promise<boolean> {
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  try {
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) return false;
+      buf += value;
+      if (buf.split("\n").includes(word)) return true;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * The uploader against the real reference ingest on loopback, with the real buffer: lost acks, a 5xx storm,
+ * a poison record, a wrong api key, a wrong endpoint. Max backoff is 1 s (the smallest the config allows).
+ */
+import { join } from "node:path";
+import { startIngest } from "../src/ingest/mod.ts";
+import { Uploader } from "../src/uplink/mod.ts";
+import { assert, assertEquals } from "./assert.ts";
+import { collectingLog, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
+import { tempDir, waitFor } from "./helpers/uplink_records.ts";
+
+/** Everything a test needs: dir, ingest, buffer, uploader; `stop()` tears it all down. */
+async function setup(opts: { apiKey?: string; agentKey?: string; batchSize?: number; path?: string } = {}) {
+  const dir = await tempDir();
+  const ingest = await startIngest({ dbPath: join(dir.path, "ingest.db"), apiKey: opts.apiKey ?? "k-good" });
+  const data = join(dir.path, "data");
+  const buffer = openBuffer(data);
+  const log = collectingLog();
+  const key = keyFile(dir.path, opts.agentKey ?? "k-good");
+  const url = opts.path ? ingest.url.replace("/v1/telemetry", opts.path) : ingest.url;
+  const uploader = new Uploader(buffer, {
+    agentId: "agent-t",
+    uplink: uplinkFor(url, key, { batchSize: opts.batchSize ?? 100 }),
+    log,
+    dataDir: data,
+  });
+  const ac = new AbortController();
+  let loop: Promise<void> | null = null;
+  return {
+    dir,
+    ingest,
+    buffer,
+    log,
+    key,
+    uploader,
+    start() {
+      loop = uploader.runLoop(ac.signal);
+    },
+    async stop() {
+      ac.abort();
+      await loop;
+      await buffer.close();
+      await ingest.close();
+      await dir.cleanup();
+    },
+  };
+}
+
+const remaining = (t: { buffer: { stats(): { queued: number; in_flight: number } } }) => {
+  const s = t.buffer.stats();
+  return s.queued + s.in_flight;
+};
+
+Deno.test("ack lost: the server stored the batch, the agent resends, every record stored exactly once", async () => {
+  const t = await setup();
+  try {
+    const recs = await seed(t.buffer, 500);
+    t.ingest.inject({ kind: "ack_lost", count: 2 });
+    t.start();
+    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    const c = t.ingest.counts();
+    assertEquals([c.unique, c.duplicates, c.rejected], [500, 200, 0]);
+    assertEquals(new Set(t.ingest.ids()), new Set(recs.map((r) => r.id)));
+    assertEquals(t.buffer.stats().dead_letter, 0);
+    assertEquals(t.uploader.status().sent_total, 500);
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("5xx storm then recovery: waits capped at max_backoff, Retry-After honoured, all arrive once", async () => {
+  const t = await setup();
+  try {
+    await seed(t.buffer, 300);
+    t.ingest.inject({ kind: "fail", count: 3, status: 503 });
+    t.ingest.inject({ kind: "fail", count: 1, status: 429, retryAfter: "1" });
+    t.start();
+    await waitFor(() => t.uploader.status().state === "backoff", 5_000, "backoff state");
+    await waitFor(() => remaining(t) === 0, 20_000, "buffer empty");
+    const reqs = t.ingest.requests();
+    assertEquals(reqs.slice(0, 5).map((r) => r.status), [503, 503, 503, 429, 200]);
+    for (let i = 1; i <= 4; i++) {
+      const gap = reqs[i].at - reqs[i - 1].at;
+      // 2^n + U(0,1) s capped at 1 s, so every wait is the cap (the policy test covers the growth).
+      assert(gap >= 950 && gap < 3_000, `wait ${i} was ${gap} ms (expected ~1000 ms)`);
+    }
+    assertEquals(t.ingest.counts().unique, 300);
+    assertEquals(t.ingest.counts().duplicates, 0);
+    const st = t.uploader.status();
+    assertEquals(st.last_error, null);
+    assert(st.state === "ok" || st.state === "idle", st.state);
+    assertEquals(t.log.lines.filter((l) => l.startsWith("WARN upload failed")).length, 1);
+    assert(t.log.lines.some((l) => l.startsWith("INFO uplink recovered after 4")), t.log.lines.join("\n"));
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("a poison record among 1000: exactly it is dead-lettered, the other 999 arrive", async () => {
+  const t = await setup({ batchSize: 1000 });
+  try {
+    const recs = await seed(t.buffer, 1000);
+    const poison = recs[637].id;
+    t.ingest.inject({ kind: "reject_id", id: poison, reason: "machine unknown" });
+    t.start();
+    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    assertEquals(t.buffer.stats().dead_letter, 1);
+    const dead = t.buffer.listDeadLetters();
+    assertEquals(dead.map((d) => d.id), [poison]);
+    assert(dead[0].reason.includes("422"), dead[0].reason);
+    assertEquals(t.ingest.counts().unique, 999);
+    assertEquals(new Set(t.ingest.ids()), new Set(recs.filter((r) => r.id !== poison).map((r) => r.id)));
+    assert(t.ingest.counts().requests <= 2 * Math.ceil(Math.log2(1000)) + 1, "bisection, not one by one");
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("401 for a while: nothing dead-lettered, everything arrives once the key is fixed", async () => {
+  const t = await setup({ agentKey: "k-wrong-secret-123" });
+  try {
+    const recs = await seed(t.buffer, 250);
+    t.start();
+    await waitFor(() => t.ingest.requests().filter((r) => r.status === 401).length >= 2, 10_000, "two 401s");
+    const st = t.uploader.status();
+    assertEquals(st.state, "auth_error");
+    assertEquals(t.buffer.stats().dead_letter, 0);
+    assertEquals(remaining(t), 250);
+    Deno.writeTextFileSync(t.key, "k-good\n");
+    await waitFor(() => remaining(t) === 0, 10_000, "buffer empty");
+    assertEquals(t.ingest.counts().unique, recs.length);
+    assertEquals(t.buffer.stats().dead_letter, 0);
+    const critical = t.log.lines.filter((l) => l.startsWith("CRITICAL"));
+    assertEquals(critical.length, 1, "CRITICAL once per episode");
+    assert(critical[0].includes("401"), critical[0]);
+    for (
+      const l of [
+        ...t.log.lines,
+        JSON.stringify(t.uploader.status()),
+        Deno.readTextFileSync(
+          join(t.dir.path, "data", "uplink-status.json"),
+        ),
+      ]
+    ) {
+      assert(!l.includes("k-wrong-secret-123") && !l.includes("k-good"), `key leaked: ${l}`);
+    }
+  } finally {
+    await t.stop();
+  }
+});
+
+Deno.test("an endpoint that rejects every record, or a wrong path: keep everything, CRITICAL once", async () => {
+  const t = await setup({ batchSize: 8 });
+  const wrong = await setup({ path: "/v1/nope" });
+  try {
+    const recs = await seed(t.buffer, 8);
+    for (const r of recs) t.ingest.inject({ kind: "reject_id", id: r.id });
+    await seed(wrong.buffer, 5);
+    t.start();
+    wrong.start();
+    await waitFor(() => t.ingest.counts().requests >= 15 + 2, 10_000, "bisection and a retry");
+    await waitFor(
+      () => wrong.ingest.requests().length === 0 && wrong.uploader.status().state !== "idle",
+      5_000,
+      "404",
+    );
+    for (const x of [t, wrong]) {
+      assertEquals(x.uploader.status().state, "config_error");
+      assertEquals(x.buffer.stats().dead_letter, 0);
+      assertEquals(remaining(x), x === t ? 8 : 5);
+      assertEquals(x.log.lines.filter((l) => l.startsWith("CRITICAL")).length, 1);
+    }
+    assert(t.log.lines.some((l) => l.includes("every record sent on its own")), t.log.lines.join("\n"));
+    assert(wrong.uploader.status().last_error!.includes("404"));
+  } finally {
+    await t.stop();
+    await wrong.stop();
+  }
+});
