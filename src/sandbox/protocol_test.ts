@@ -1,0 +1,58 @@
+import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import { checkMetrics, oneLine, parseReply } from "./protocol.ts";
+
+Deno.test("checkMetrics: plain JSON with finite numbers passes, everything else is named by path", () => {
+  assertEquals(checkMetrics({ a: 1, b: "x", c: [true, null, { d: -0.5 }], e: {} }), null);
+  assertEquals(checkMetrics(Object.assign(Object.create(null), { a: 1 })), null);
+  assertEquals(checkMetrics({ s: NaN }), "metrics.s: expected a finite number, got NaN");
+  assertEquals(checkMetrics({ a: [1, Infinity] }), "metrics.a[1]: expected a finite number, got Infinity");
+  assertEquals(checkMetrics({ d: new Date(0) }), "metrics.d: expected plain JSON, got an instance of Date");
+  assertEquals(checkMetrics({ f: () => 1 }), "metrics.f: expected a JSON value, got function");
+  assertEquals(checkMetrics({ u: undefined }), "metrics.u: expected a JSON value, got undefined");
+  assertEquals(checkMetrics([1]), "metrics: expected a JSON object, got an array");
+  assertEquals(checkMetrics(null), "metrics: expected a JSON object, got null");
+  let deep: unknown = 1;
+  for (let i = 0; i < 40; i++) deep = [deep];
+  assertStringIncludes(checkMetrics({ deep }) ?? "", "nested deeper than 32 levels");
+});
+
+Deno.test("parseReply: accepts well-formed replies of each type", () => {
+  const ok = (line: string) => {
+    const r = parseReply(line);
+    assert(r.ok, JSON.stringify(r));
+    return r.reply;
+  };
+  assertEquals(ok('{"type":"hello","protocol":1,"pid":5,"rss":100}').type, "hello");
+  assertEquals(ok('{"type":"ready","id":1,"rss":1}').type, "ready");
+  assertEquals(ok('{"type":"closed","id":3,"rss":1}').type, "closed");
+  const t = ok('{"type":"telemetry","id":2,"ts":1700000000000,"metrics":{"part_count":3},"rss":7}');
+  assertEquals(t, { type: "telemetry", id: 2, ts: 1700000000000, metrics: { part_count: 3 }, rss: 7 });
+  const e = ok('{"type":"error","id":4,"code":"driver_error","message":"a\\nb","rss":1}');
+  assertEquals(e.type === "error" && e.message, "a | b");
+  assertEquals(ok('{"type":"fatal","message":"boom"}'), { type: "fatal", message: "boom" });
+});
+
+Deno.test("parseReply: names what is wrong with a bad reply", () => {
+  const bad = (line: string) => {
+    const r = parseReply(line);
+    assert(!r.ok, `expected a problem for ${line}`);
+    return r.problem;
+  };
+  assertStringIncludes(bad("%% garbage"), "not JSON");
+  assertStringIncludes(bad("[1]"), "expected a JSON object, got an array");
+  assertStringIncludes(bad('{"type":"nope"}'), 'unknown reply type "nope"');
+  assertStringIncludes(bad('{"type":"telemetry","id":1,"ts":5,"metrics":{"x":1e999},"rss":1}'), "finite");
+  assertStringIncludes(
+    bad('{"type":"telemetry","id":1,"ts":1.5,"metrics":{},"rss":1}'),
+    "ts: expected integer",
+  );
+  assertStringIncludes(bad('{"type":"telemetry","id":0,"ts":1,"metrics":{},"rss":1}'), "positive integer id");
+  assertStringIncludes(bad('{"type":"telemetry","id":1,"ts":1,"metrics":{}}'), "rss");
+  assertStringIncludes(bad('{"type":"error","id":1,"code":"other","message":"m","rss":1}'), "code: expected");
+  assertStringIncludes(bad('{"type":"hello","protocol":"1","pid":1,"rss":1}'), "integer protocol");
+});
+
+Deno.test("oneLine: flattens newlines and caps length", () => {
+  assertEquals(oneLine("a\n  b\r\nc"), "a | b | c");
+  assertEquals(oneLine("x".repeat(20), 10), "xxxxxxxxx…");
+});

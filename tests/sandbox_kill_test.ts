@@ -1,0 +1,46 @@
+/**
+ * SIGKILL of the agent leaves no worker process behind: a stand-in agent (tests/helpers/sandbox_host.ts)
+ * runs a healthy worker and one busy-looping in a hung poll; after SIGKILL of the agent, both workers notice
+ * their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { readLines } from "../src/sandbox/lines.ts";
+
+Deno.test({
+  name: "SIGKILL of the agent: its worker processes exit, even one stuck in a busy loop",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const host = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--unstable-worker-options", "--no-prompt", "tests/helpers/sandbox_host.ts"],
+      cwd: new URL("..", import.meta.url),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    let pids: number[] = [];
+    try {
+      const lines = readLines(host.stdout, 4096);
+      const first = await lines.next();
+      assert(!first.done && "line" in first.value, "the host printed no pids");
+      pids = JSON.parse(first.value.line).pids;
+      assertEquals(pids.length, 2);
+      for (const pid of pids) assert(processAlive(pid), `worker ${pid} should run before the kill`);
+      host.kill("SIGKILL");
+      const status = await host.status;
+      assertEquals(status.signal, "SIGKILL");
+      await waitFor(() => pids.every((p) => !processAlive(p)), 5000, `workers ${pids.join(", ")} to exit`);
+      // Drain the rest of stdout so the stream is closed.
+      for await (const _ of lines) { /* nothing more is expected */ }
+    } finally {
+      try {
+        host.kill("SIGKILL");
+      } catch { /* already gone */ }
+      for (const pid of pids) {
+        try {
+          if (processAlive(pid)) Deno.kill(pid, "SIGKILL");
+        } catch { /* already gone */ }
+      }
+    }
+  },
+});
