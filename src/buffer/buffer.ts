@@ -136,7 +136,17 @@ export class TelemetryBuffer {
   readonly #log: Log;
   #db!: DatabaseSync;
   #st!: Record<
-    "insert" | "drop" | "claim" | "ack" | "nack" | "deadCopy" | "deadDel" | "getMeta" | "setMeta" | "oldest",
+    | "insert"
+    | "drop"
+    | "claim"
+    | "mark"
+    | "ack"
+    | "nack"
+    | "deadCopy"
+    | "deadDel"
+    | "getMeta"
+    | "setMeta"
+    | "oldest",
     StatementSync
   >;
   #pending: Pending[] = [];
@@ -247,9 +257,12 @@ export class TelemetryBuffer {
           "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT ?)",
       ),
       claim: p(
-        "UPDATE telemetry_buffer SET state = 'in_flight' WHERE seq IN " +
-          "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT ?) " +
-          "RETURNING seq, id, machine_id, ts, metrics, attempts",
+        "SELECT seq, id, machine_id, ts, metrics, attempts FROM telemetry_buffer " +
+          "WHERE state = 'queued' ORDER BY seq LIMIT ?",
+      ),
+      // The claimed rows are exactly the queued rows between the first and the last one selected.
+      mark: p(
+        "UPDATE telemetry_buffer SET state = 'in_flight' WHERE seq BETWEEN ? AND ? AND state = 'queued'",
       ),
       ack: p(`DELETE FROM telemetry_buffer WHERE ${SEQS} AND state = 'in_flight'`),
       nack: p(
@@ -527,9 +540,23 @@ export class TelemetryBuffer {
       metrics: string;
       attempts: number;
     }[];
+    const db = this.#db;
     try {
+      db.exec("BEGIN IMMEDIATE");
       rows = this.#st.claim.all(Math.floor(n)) as unknown as typeof rows;
+      if (rows.length) {
+        const marked = Number(this.#st.mark.run(rows[0].seq, rows[rows.length - 1].seq).changes);
+        if (marked !== rows.length) {
+          throw new Error(`claim marked ${marked} rows for ${rows.length} selected`);
+        }
+      }
+      db.exec("COMMIT");
     } catch (e) {
+      if (db.isOpen && db.isTransaction) {
+        try {
+          db.exec("ROLLBACK");
+        } catch { /* already rolled back */ }
+      }
       const kind = classifySqliteError(e);
       if (kind === "storage" || kind === "busy") {
         this.#storageFailing(e);
@@ -542,7 +569,6 @@ export class TelemetryBuffer {
       }
       throw e;
     }
-    rows.sort((a, b) => a.seq - b.seq);
     this.#queued -= rows.length;
     this.#inFlight += rows.length;
     const out: ClaimedRecord[] = new Array(rows.length);
@@ -679,7 +705,10 @@ export class TelemetryBuffer {
         (this.#db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count,
       );
       if (force ? free > 0 : free >= 2048 && free * 4 >= pages) {
-        this.#db.exec(`PRAGMA incremental_vacuum(${force ? 0 : 4096})`);
+        {
+          // .all() steps the pragma to completion (exec() frees a single page per call in node:sqlite).
+          this.#db.prepare(`PRAGMA incremental_vacuum(${force ? 0 : 4096})`).all();
+        }
       }
     } catch { /* space is returned on a later try */ }
   }
