@@ -237,7 +237,9 @@ function parseRecord(line: string, lineNo: number, name: string): WireRecord {
     r = JSON.parse(line);
     if (recordId(r) !== r.id) throw new Error("id mismatch");
   } catch {
-    throw new ExportFileError(`${name}:${lineNo}: record is damaged (its id does not match its content)`);
+    throw new ExportFileError(
+      `${name} has been altered or damaged (line ${lineNo}: the record's id does not match its content)`,
+    );
   }
   return r;
 }

@@ -63,6 +63,7 @@ export class ProgressReporter {
   readonly #tty: boolean;
   #lastDraw = 0;
   #drawn = false;
+  #lastSent = 0;
 
   /**
    * @param label prefix of plain lines, e.g. `drain`
@@ -79,6 +80,7 @@ export class ProgressReporter {
 
   /** Reports the current figures (drawn only when due). */
   update(sent: number, left: number, force = false): void {
+    this.#lastSent = sent;
     const at = this.clock();
     const rate = this.#meter.add({ sent, left, at });
     const every = this.#tty ? 200 : this.plainEveryMs;
@@ -91,6 +93,11 @@ export class ProgressReporter {
     } else {
       Deno.stderr.writeSync(enc.encode(`${this.label}: ${progressText(sent, left, rate)}\n`));
     }
+  }
+
+  /** The `sent` figure of the last update. */
+  get lastSent(): number {
+    return this.#lastSent;
   }
 
   /** Finishes the bar line (terminal only). */

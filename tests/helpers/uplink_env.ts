@@ -84,3 +84,32 @@ export async function waitForLine(child: Deno.ChildProcess, word: string): Promi
     reader.releaseLock();
   }
 }
+
+/** Writes a machines.toml for CLI tests (data dir `<dir>/data`, key file `<dir>/api.key`); returns its path. */
+export function writeConfig(
+  dir: string,
+  url: string,
+  opts: { batchSize?: number; maxBackoff?: string; timeout?: string; agentId?: string } = {},
+): string {
+  const path = join(dir, "machines.toml");
+  Deno.writeTextFileSync(
+    path,
+    [
+      "[agent]",
+      `id = "${opts.agentId ?? "plant-test"}"`,
+      'data_dir = "data"',
+      'log_level = "info"',
+      "[uplink]",
+      `url = "${url}"`,
+      'api_key_file = "api.key"',
+      `batch_size = ${opts.batchSize ?? 200}`,
+      `timeout = "${opts.timeout ?? "2s"}"`,
+      `max_backoff = "${opts.maxBackoff ?? "1s"}"`,
+      "[[machines]]",
+      'id = "sim-1"',
+      'driver = "simulator"',
+      "",
+    ].join("\n"),
+  );
+  return path;
+}

@@ -1,10 +1,20 @@
-/** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule. */
-import { type Command, CONFIG_FLAG, notAvailableYet } from "../command.ts";
+/** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/uplink/drain.ts). */
+import { parseDuration } from "../../config/duration.ts";
+import { getLog, setupLogging } from "../../log/mod.ts";
+import { drainBuffer, DrainConfigError } from "../../uplink/drain.ts";
+import { ProgressReporter } from "../../uplink/progress.ts";
+import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
 /** The `drain` command. */
 export const drainCommand: Command = {
   name: "drain",
   summary: "upload everything buffered now, ignoring the backoff schedule",
+  details: [
+    "Works whether or not 'run' is active on the same data dir: without it, drain uploads itself; with it,",
+    "drain asks the running agent to upload now and shows the progress. Retry-After answers are still",
+    "honoured. Exit 0 when the buffer is empty; 1 with the number of records left on timeout or when the",
+    "cloud refuses the key, the url or the data.",
+  ].join("\n"),
   flags: [CONFIG_FLAG, {
     name: "timeout",
     type: "string",
@@ -12,7 +22,50 @@ export const drainCommand: Command = {
     description: "give up after this long (e.g. 10m); default: no limit",
   }],
   positionals: [],
-  run() {
-    return notAvailableYet("drain");
+  async run(args) {
+    let timeoutMs: number | null = null;
+    if (typeof args.flags.timeout === "string") {
+      timeoutMs = parseDuration(args.flags.timeout);
+      if (timeoutMs === null || timeoutMs <= 0) {
+        throw new UsageError(
+          `--timeout: expected a duration such as 30s or 10m, got "${args.flags.timeout}"`,
+        );
+      }
+    }
+    const config = await configFrom(args);
+    await setupLogging({ level: config.agent.logLevel });
+    const ac = new AbortController();
+    const onSigint = () => ac.abort();
+    Deno.addSignalListener("SIGINT", onSigint);
+    const progress = new ProgressReporter("drain");
+    try {
+      const report = await drainBuffer(config, {
+        timeoutMs,
+        progress,
+        signal: ac.signal,
+        log: getLog("uplink"),
+        onMode: (via, pid) => {
+          if (via === "run") {
+            console.error(
+              `drain: simco-agent run (pid ${
+                pid ?? "?"
+              }) holds ${config.agent.dataDir}; asking it to upload now`,
+            );
+          }
+        },
+      });
+      progress.done();
+      if (report.empty) {
+        console.log(`drain: done, ${report.sent} record(s) sent, buffer empty`);
+        return EXIT.OK;
+      }
+      throw new RuntimeFailure(`stopped with ${report.left} record(s) left: ${report.problem}`);
+    } catch (e) {
+      progress.done();
+      if (e instanceof DrainConfigError) throw new UsageError(e.message);
+      throw e;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSigint);
+    }
   },
 };

@@ -1,13 +1,63 @@
-/** `simco-agent upload`: upload a .simco export file through the configured uplink. */
-import { type Command, CONFIG_FLAG, notAvailableYet } from "../command.ts";
+/** `simco-agent upload`: upload a .simco export file through the configured uplink (see src/uplink/offline.ts). */
+import { resolve } from "node:path";
+import { parseDuration } from "../../config/duration.ts";
+import { ExportFileError } from "../../uplink/export_file.ts";
+import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../uplink/offline.ts";
+import { ProgressReporter } from "../../uplink/progress.ts";
+import { userCwd } from "../../runtime.ts";
+import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
 /** The `upload` command. */
 export const uploadCommand: Command = {
   name: "upload",
   summary: "upload a .simco export file through the configured uplink",
-  flags: [CONFIG_FLAG],
+  details: [
+    "Verifies the whole file first (a truncated or altered file is refused), then sends its records with",
+    "their original ids: uploading a file twice, or also draining the same records from the agent, creates",
+    "no duplicates. Records the cloud rejects are written to FILE.rejected.ndjson (exit 1).",
+  ].join("\n"),
+  flags: [CONFIG_FLAG, {
+    name: "timeout",
+    type: "string",
+    value: "DURATION",
+    description: "give up retrying after this long (e.g. 10m); default: no limit",
+  }],
   positionals: [{ name: "FILE", description: "the .simco file written by export" }],
-  run() {
-    return notAvailableYet("upload");
+  async run(args) {
+    let timeoutMs: number | null = null;
+    if (typeof args.flags.timeout === "string") {
+      timeoutMs = parseDuration(args.flags.timeout);
+      if (timeoutMs === null || timeoutMs <= 0) {
+        throw new UsageError(
+          `--timeout: expected a duration such as 30s or 10m, got "${args.flags.timeout}"`,
+        );
+      }
+    }
+    const config = await configFrom(args);
+    const file = resolve(userCwd(), args.positionals[0]);
+    const ac = new AbortController();
+    const onSigint = () => ac.abort();
+    Deno.addSignalListener("SIGINT", onSigint);
+    const progress = new ProgressReporter("upload");
+    try {
+      const r = await uploadExport(config, file, { timeoutMs, progress, signal: ac.signal });
+      progress.done();
+      if (r.rejected) {
+        throw new RuntimeFailure(
+          `${r.rejected} record(s) rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
+        );
+      }
+      console.log(`upload: ${r.sent} record(s) of agent ${r.header.agent_id} sent from ${file}`);
+      return EXIT.OK;
+    } catch (e) {
+      progress.done();
+      if (e instanceof OfflineUsageError) throw new UsageError(e.message);
+      if (e instanceof ExportFileError || e instanceof UploadStoppedError) {
+        throw new RuntimeFailure(e.message);
+      }
+      throw e;
+    } finally {
+      Deno.removeSignalListener("SIGINT", onSigint);
+    }
   },
 };
