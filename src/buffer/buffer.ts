@@ -646,6 +646,22 @@ export class TelemetryBuffer {
     };
   }
 
+  /**
+   * Caps the file at `pages` pages (SQLite `max_page_count`; null lifts the cap to SQLite's maximum). Writes
+   * past the cap fail like a full disk. An operator quota, and how tests fill and free the "disk".
+   */
+  setMaxPageCount(pages: number | null): void {
+    this.#opts.maxPageCount = pages ?? undefined;
+    this.#db.prepare(
+      `PRAGMA max_page_count = ${pages === null ? 4294967294 : Math.max(1, Math.floor(pages))}`,
+    ).get();
+  }
+
+  /** Pages the file has now (for quotas and tests). */
+  pageCount(): number {
+    return Number((this.#db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count);
+  }
+
   /** Reads a small persisted value. */
   getMeta(key: string): string | null {
     const r = this.#st.getMeta.get(key) as { value: string } | undefined;
