@@ -209,7 +209,7 @@ const CASES: Case[] = [
     name: "unknown driver option",
     text: OK + `[machines.options]\nbehavior = "hang"\n`,
     errors: [
-      'machines.toml:7: machines[0].options.behavior: unknown key; did you mean "behaviour"? (expected one of: seed, behaviour, fail_rate, delay, leak_mb)',
+      'machines.toml:7: machines[0].options.behavior: unknown key; did you mean "behaviour"? (expected one of: seed, behaviour, fail_rate, delay, leak_mb, misbehave_after, fail_until, time_scale)',
     ],
   },
   {

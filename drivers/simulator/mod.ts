@@ -10,6 +10,9 @@
  * - `crash`: the process exits mid-poll (`Deno.exit(134)`, as after an abort);
  * - `leak`: every poll retains `leak_mb` MiB more (touched, so it is resident);
  * - `garbage`: the poll writes non-JSON to stdout (the protocol stream) before answering.
+ *
+ * Independently of the behaviour, every poll fails while the clock is before `fail_until` (epoch ms): an outage
+ * that ends by itself, which survives worker recycling (tests of the breaker's recovery use it).
  */
 import type { Metrics } from "../../src/record/mod.ts";
 import type { Driver, DriverContext, DriverDescription } from "../types.ts";
@@ -55,6 +58,14 @@ const DESCRIPTION: DriverDescription = {
       default: 0,
       description: "polls a fresh worker answers normally before its behaviour starts",
     },
+    fail_until: {
+      type: "integer",
+      min: 0,
+      max: 8_640_000_000_000,
+      default: 0,
+      description:
+        "every poll fails while the clock is before this epoch ms (an outage that ends, for tests)",
+    },
     time_scale: {
       type: "number",
       min: 0.01,
@@ -76,6 +87,7 @@ export class SimulatorDriver implements Driver {
   #delayMs = 2000;
   #leakMb = 8;
   #after = 0;
+  #failUntil = 0;
   #polls = 0;
   #rand: () => number = Math.random;
   #leaked: Uint8Array[] = [];
@@ -106,6 +118,7 @@ export class SimulatorDriver implements Driver {
     this.#delayMs = num("delay", 2000);
     this.#leakMb = num("leak_mb", 8);
     this.#after = num("misbehave_after", 0);
+    this.#failUntil = num("fail_until", 0);
     this.#rand = seededRandom(seed ^ 0x5eed);
     this.#model = new CncModel(seed, num("time_scale", 1));
     return Promise.resolve();
@@ -114,6 +127,9 @@ export class SimulatorDriver implements Driver {
   /** Returns one reading, or misbehaves as configured. */
   async poll(): Promise<Metrics> {
     if (!this.#model) throw new Error("simulator: poll before init");
+    if (this.#now() < this.#failUntil) {
+      throw new Error(`simulated outage until ${new Date(this.#failUntil).toISOString()}`);
+    }
     const misbehave = ++this.#polls > this.#after;
     if (misbehave) {
       switch (this.#behaviour) {

@@ -43,7 +43,16 @@ Deno.test("a minimal config gets every default", () => {
     breakerThreshold: 5,
     breakerCooldownMs: 900_000,
     maxMemoryMb: 256,
-    options: { seed: 1, behaviour: "healthy", fail_rate: 0.3, delay: 2000, leak_mb: 8 },
+    options: {
+      seed: 1,
+      behaviour: "healthy",
+      fail_rate: 0.3,
+      delay: 2000,
+      leak_mb: 8,
+      misbehave_after: 0,
+      fail_until: 0,
+      time_scale: 1,
+    },
   });
   assert(Object.isFrozen(c) && Object.isFrozen(c.machines[0]) && Object.isFrozen(c.machines[0].options));
 });
@@ -78,6 +87,6 @@ Deno.test("problems inside the third [[machines]] table name machines[2] and its
   assertEquals(problems(text), [
     'machines.toml:17: machines[2].options.seed: expected an integer 0..2147483647, got "7"',
     'machines.toml:18: machines[2].options.behavior: unknown key; did you mean "behaviour"? ' +
-    "(expected one of: seed, behaviour, fail_rate, delay, leak_mb)",
+    "(expected one of: seed, behaviour, fail_rate, delay, leak_mb, misbehave_after, fail_until, time_scale)",
   ]);
 });
