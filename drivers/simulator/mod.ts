@@ -119,7 +119,9 @@ export class SimulatorDriver implements Driver {
     this.#leakMb = num("leak_mb", 8);
     this.#after = num("misbehave_after", 0);
     this.#failUntil = num("fail_until", 0);
-    this.#rand = seededRandom(seed ^ 0x5eed);
+    // Failure draws must differ between worker processes: a failed poll recycles the worker, and a fresh one
+    // with the same seeded sequence would fail (or succeed) forever. The telemetry itself stays seeded.
+    this.#rand = seededRandom((seed ^ 0x5eed ^ this.#now() ^ (Math.random() * 2 ** 31)) >>> 0);
     this.#model = new CncModel(seed, num("time_scale", 1));
     return Promise.resolve();
   }

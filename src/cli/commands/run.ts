@@ -1,13 +1,85 @@
-/** `simco-agent run`: poll the configured machines, buffer their telemetry and upload it (runs until stopped). */
-import { type Command, CONFIG_FLAG, notAvailableYet } from "../command.ts";
+/**
+ * `simco-agent run --config FILE`: polls every configured machine, buffers the telemetry and uploads it until
+ * stopped. SIGINT/SIGTERM (Ctrl-C, and Ctrl-Break on Windows) stop gracefully and exit 0; a second signal
+ * forces the exit (committed records are safe in buffer.db; workers are killed either way).
+ */
+import { DataDirLockedError } from "../../buffer/mod.ts";
+import { ConfigError } from "../../config/load.ts";
+import type { Config } from "../../config/types.ts";
+import { Agent } from "../../engine/agent.ts";
+import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
+import { resolveApiKey } from "../../uplink/mod.ts";
+import { type Command, CONFIG_FLAG, configFrom, EXIT, UsageError } from "../command.ts";
+
+/** Signals that stop the agent on this OS. */
+export function stopSignals(): Deno.Signal[] {
+  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+}
+
+/** Checks what `run` and `drain` need beyond a valid file: an uplink url and a readable api key. */
+export function requireUplink(config: Config, command: string): void {
+  if (!config.uplink.url) {
+    throw new ConfigError([{
+      file: config.file,
+      key: "uplink.url",
+      message: `required by '${command}' (expected an http:// or https:// URL in [uplink])`,
+    }]);
+  }
+  try {
+    resolveApiKey(config.uplink);
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+/** Resolves on the first stop signal; calls `onSecond` on the next one. Returns a function removing the listeners. */
+export function onStopSignals(first: (sig: string) => void, onSecond: () => void): () => void {
+  let count = 0;
+  const handlers = stopSignals().map((sig) => {
+    const h = () => (++count === 1 ? first(sig) : onSecond());
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+  return () => handlers.forEach(([sig, h]) => Deno.removeSignalListener(sig, h));
+}
 
 /** The `run` command. */
 export const runCommand: Command = {
   name: "run",
   summary: "poll the configured machines, buffer their telemetry and upload it (runs until stopped)",
+  details:
+    "Stop with Ctrl-C or SIGTERM: polling stops, the upload in flight finishes or returns its records to\n" +
+    "the buffer, workers are stopped and the buffer is closed; exit 0. A second signal forces the exit.\n" +
+    "Logs go to stderr and <data_dir>/logs/agent.log; state for 'status' to <data_dir>/status.json.",
   flags: [CONFIG_FLAG],
   positionals: [],
-  run() {
-    return notAvailableYet("run");
+  async run(args) {
+    const config = await configFrom(args);
+    requireUplink(config, "run");
+    await setupLogging({ level: config.agent.logLevel, dataDir: config.agent.dataDir });
+    const log = getLog("engine");
+    const agent = new Agent(config);
+    try {
+      await agent.start();
+    } catch (e) {
+      await shutdownLogging();
+      if (e instanceof DataDirLockedError) throw new UsageError(e.message);
+      throw e;
+    }
+    let forced = false;
+    const stopRequested = Promise.withResolvers<void>();
+    const remove = onStopSignals((sig) => {
+      log.info(`${sig} received: stopping (send it again to force)`);
+      stopRequested.resolve();
+    }, () => {
+      forced = true;
+      log.warn("second signal: forcing exit");
+      void agent.forceStop().finally(() => Deno.exit(130));
+    });
+    await stopRequested.promise;
+    await agent.stop();
+    remove();
+    await shutdownLogging();
+    return forced ? 130 : EXIT.OK;
   },
 };

@@ -1,0 +1,302 @@
+/**
+ * The run loop: ties the sandbox (one MachineWorker per machine), the buffer and the uplink together.
+ *
+ * - Each machine has its own async loop: sleep until its supervisor's next attempt, poll through its worker,
+ *   buffer the record, feed the outcome to the supervisor (backoff, breaker, availability). Loops share
+ *   nothing but the buffer, so a hung, slow or crashing machine never delays another.
+ * - With `when_full = "stop_polling"` a loop waits while the buffer has no room (the machine keeps its state).
+ * - Availability changes are buffered as records of their own: `{availability, availability_reason}`.
+ * - The uploader runs its own loop on the same buffer.
+ * - `status.json` is rewritten every second for `simco-agent status`.
+ * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
+ *   batch to queued, write the final status, close the buffer (flushing pending commits), release the lock.
+ */
+import type { Config, MachineConfig } from "../config/types.ts";
+import { getLog, type Log } from "../log/mod.ts";
+import { type IdentifiedRecord, makeRecord, type Metrics } from "../record/mod.ts";
+import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
+import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
+import { Uploader } from "../uplink/mod.ts";
+import { MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
+import { type MachineStatus, readStatusFile, type StatusFile, writeStatusFile } from "./status.ts";
+
+/** Counts the demo and tests read; also what `run` logs at exit. */
+export interface AgentCounters {
+  /** Polls attempted. */
+  polls: number;
+  /** Failed polls by cause (timeout, crash, ...). */
+  failuresByCause: Record<string, number>;
+  /** Times a breaker opened. */
+  breakerTrips: number;
+  /** Records handed to the buffer (readings and availability records). */
+  buffered: number;
+  /** Of those, records the buffer already had (same id). */
+  duplicates: number;
+}
+
+/** Options of {@link Agent}. */
+export interface AgentOptions {
+  /** Random source for backoff jitter and start phases. */
+  random?: () => number;
+  /** Logger (default `simco.engine`). */
+  log?: Log;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, Math.max(0, ms));
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+
+/** One running agent on one data dir. */
+export class Agent {
+  readonly counters: AgentCounters = {
+    polls: 0,
+    failuresByCause: {},
+    breakerTrips: 0,
+    buffered: 0,
+    duplicates: 0,
+  };
+  #config: Config;
+  #log: Log;
+  #random: () => number;
+  #pollAbort = new AbortController();
+  #uploadAbort = new AbortController();
+  #lock: { release(): void } | null = null;
+  #buffer: TelemetryBuffer | null = null;
+  #uploader: Uploader | null = null;
+  #workers = new Map<string, MachineWorker>();
+  #supervisors = new Map<string, MachineSupervisor>();
+  #machineLoops: Promise<void>[] = [];
+  #uploadLoop: Promise<void> = Promise.resolve();
+  #startedAt = Date.now();
+  #sentBefore = 0;
+  #statusTimer: ReturnType<typeof setInterval> | undefined;
+  #stopped: Promise<void> | null = null;
+
+  constructor(config: Config, opts: AgentOptions = {}) {
+    this.#config = config;
+    this.#log = opts.log ?? getLog("engine");
+    this.#random = opts.random ?? Math.random;
+  }
+
+  /** The buffer (after start). */
+  get buffer(): TelemetryBuffer | null {
+    return this.#buffer;
+  }
+
+  /**
+   * Takes the data-dir lock, opens the buffer, starts every machine loop and the uploader. Throws
+   * DataDirLockedError when another agent uses the data dir.
+   */
+  async start(): Promise<void> {
+    const { config } = this;
+    await Deno.mkdir(config.agent.dataDir, { recursive: true });
+    const lock = acquireDataDirLock(config.agent.dataDir);
+    this.#lock = lock;
+    try {
+      this.#buffer = TelemetryBuffer.open(config.agent.dataDir, {
+        maxRecords: config.buffer.maxRecords,
+        whenFull: config.buffer.whenFull,
+        log: getLog("buffer"),
+      });
+    } catch (e) {
+      lock.release();
+      this.#lock = null;
+      throw e;
+    }
+    const previous = readStatusFile(config.agent.dataDir);
+    this.#sentBefore = previous?.uplink.sent_total ?? 0;
+    const now = Date.now();
+    config.machines.forEach((m, i) => {
+      const old = previous?.machines.find((p) => p.id === m.id);
+      const sup = new MachineSupervisor(m.id, m, {
+        now,
+        random: this.#random,
+        // Spread first polls over the first interval so many machines at the same interval do not fire together.
+        phaseMs: Math.floor(((i + this.#random()) / config.machines.length) * m.intervalMs),
+        counters: old ? { polls_total: old.polls_total, failures_total: old.failures_total } : undefined,
+      });
+      this.#supervisors.set(m.id, sup);
+      this.#workers.set(m.id, new MachineWorker(m, { log: getLog("worker", m.id) }));
+    });
+    this.#log.info(
+      `agent ${config.agent.id} started: ${config.machines.length} machines, data dir ${config.agent.dataDir}`,
+    );
+    for (const m of config.machines) this.#machineLoops.push(this.#machineLoop(m));
+    if (config.uplink.url) {
+      this.#uploader = new Uploader(this.#buffer, {
+        agentId: config.agent.id,
+        uplink: config.uplink,
+        dataDir: config.agent.dataDir,
+        log: getLog("uplink"),
+        random: this.#random,
+      });
+      this.#uploadLoop = this.#uploader.runLoop(this.#uploadAbort.signal);
+    }
+    await this.#writeStatus();
+    this.#statusTimer = setInterval(() => void this.#writeStatus(), 1000);
+  }
+
+  /** The config this agent runs. */
+  get config(): Config {
+    return this.#config;
+  }
+
+  /** Snapshot of every machine, in config order, as `status --json` shows them. */
+  machines(): MachineStatus[] {
+    return this.#config.machines.map((m) => ({
+      ...this.#supervisors.get(m.id)!.snapshot(),
+      driver: m.driver,
+    }));
+  }
+
+  /** The status document written to status.json. */
+  statusFile(): StatusFile {
+    const up = this.#uploader?.status();
+    return {
+      pid: Deno.pid,
+      started_at: this.#startedAt,
+      updated_at: Date.now(),
+      uplink: {
+        state: up?.state ?? "idle",
+        last_success_ts: up?.last_success_ts ?? null,
+        last_error: up?.last_error ?? (this.#config.uplink.url ? null : "no uplink.url configured"),
+        sent_total: this.#sentBefore + (up?.sent_total ?? 0),
+      },
+      machines: this.machines(),
+    };
+  }
+
+  async #writeStatus(): Promise<void> {
+    try {
+      await writeStatusFile(this.#config.agent.dataDir, this.statusFile());
+    } catch (e) {
+      this.#log.warn(`cannot write status.json: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  async #machineLoop(m: MachineConfig): Promise<void> {
+    const signal = this.#pollAbort.signal;
+    const sup = this.#supervisors.get(m.id)!;
+    const worker = this.#workers.get(m.id)!;
+    let waitingForRoom = false;
+    while (!signal.aborted) {
+      await sleep(sup.nextAttemptAt() - Date.now(), signal);
+      if (signal.aborted) break;
+      if (!this.#buffer!.hasRoom()) {
+        if (!waitingForRoom) {
+          this.#log.warn(`machine ${m.id}: buffer full, polling paused until there is room`);
+        }
+        waitingForRoom = true;
+        await sleep(Math.min(m.intervalMs, 1000), signal);
+        continue;
+      }
+      if (waitingForRoom) this.#log.info(`machine ${m.id}: buffer has room again, polling resumed`);
+      waitingForRoom = false;
+      // Marks the start (PROBING after a cooldown); false when the supervisor says it is not due after all.
+      if (!sup.beginAttempt(Date.now())) continue;
+      const outcome = await worker.poll();
+      if (signal.aborted) break;
+      await this.#handleOutcome(m, sup, outcome);
+    }
+  }
+
+  async #handleOutcome(m: MachineConfig, sup: MachineSupervisor, outcome: PollOutcome): Promise<void> {
+    this.counters.polls++;
+    const now = Date.now();
+    let events: SupervisorEvent[];
+    if (outcome.kind === "ok") {
+      events = sup.onSuccess(now);
+      // Availability goes first so the cloud sees AVAILABLE before (or with) the first reading.
+      await this.#handleEvents(events, outcome.ts);
+      await this.#enqueue(m.id, outcome.ts, outcome.metrics);
+    } else {
+      this.counters.failuresByCause[outcome.cause] = (this.counters.failuresByCause[outcome.cause] ?? 0) + 1;
+      this.#log.warn(`machine ${m.id}: poll failed (${outcome.cause}): ${outcome.message}`);
+      events = sup.onFailure(now, `${outcome.cause}: ${outcome.message}`);
+      await this.#handleEvents(events, now);
+    }
+  }
+
+  async #handleEvents(events: SupervisorEvent[], ts: number): Promise<void> {
+    for (const e of events) {
+      switch (e.type) {
+        case "breaker_open":
+          this.counters.breakerTrips++;
+          this.#log.critical(
+            `machine ${e.machineId}: ${e.consecutiveFailures} consecutive failures, breaker open; ` +
+              `last error: ${e.lastError}; next probe in ${Math.round(e.cooldownMs / 1000)} s`,
+          );
+          break;
+        case "breaker_closed":
+          this.#log.info(`machine ${e.machineId}: probe succeeded, breaker closed, polling resumed`);
+          break;
+        case "availability": {
+          const metrics: Record<string, string> = { availability: e.availability };
+          if (e.reason) metrics.availability_reason = e.reason;
+          this.#log.info(`machine ${e.machineId}: ${e.availability}${e.reason ? ` (${e.reason})` : ""}`);
+          await this.#enqueue(e.machineId, ts, metrics);
+          break;
+        }
+      }
+    }
+  }
+
+  async #enqueue(machineId: string, ts: number, metrics: Metrics): Promise<void> {
+    let record: IdentifiedRecord;
+    try {
+      record = makeRecord(machineId, ts, metrics);
+    } catch (e) {
+      // The sandbox validates metrics; reaching here is a bug, never a reason to stop the machine loop.
+      this.#log.error(`machine ${machineId}: invalid record not buffered: ${(e as Error).message}`);
+      return;
+    }
+    const { inserted } = await this.#buffer!.enqueue(record);
+    this.counters.buffered++;
+    if (!inserted) this.counters.duplicates++;
+  }
+
+  /** Stops polling and closes every worker (killing and reaping it); the uploader keeps going. Idempotent. */
+  async stopPolling(): Promise<void> {
+    if (!this.#pollAbort.signal.aborted) this.#log.info("polling stopped, closing workers");
+    this.#pollAbort.abort();
+    await Promise.all([...this.#workers.values()].map((w) => w.close()));
+    await Promise.all(this.#machineLoops);
+    for (const sup of this.#supervisors.values()) sup.stop();
+  }
+
+  /** Stops gracefully (idempotent): see the module comment for the order. */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
+    await this.stopPolling();
+    this.#uploadAbort.abort();
+    await this.#uploadLoop;
+    clearInterval(this.#statusTimer);
+    await this.#writeStatus();
+    await this.#buffer?.close();
+    this.#lock?.release();
+    const c = this.counters;
+    this.#log.info(`stopped: ${c.polls} polls, ${c.buffered - c.duplicates} records buffered`);
+  }
+
+  /** Kills every worker at once (second signal: forced exit). Committed records are safe in buffer.db. */
+  async forceStop(): Promise<void> {
+    this.#pollAbort.abort();
+    this.#uploadAbort.abort();
+    await Promise.race([
+      Promise.all([...this.#workers.values()].map((w) => w.close())),
+      new Promise((r) => setTimeout(r, 1000)),
+    ]);
+  }
+}

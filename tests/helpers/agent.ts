@@ -1,0 +1,116 @@
+/**
+ * End-to-end helpers: a temporary plant folder with a machines.toml pointing at a real reference ingest on
+ * 127.0.0.1, and `simco-agent run` as a real subprocess (same code path as the binary).
+ */
+import { join } from "node:path";
+import { type Ingest, startIngest } from "../../src/ingest/mod.ts";
+import { selfCommand } from "../../src/runtime.ts";
+
+/** A running `simco-agent run` subprocess. */
+export interface AgentProcess {
+  /** The child. */
+  readonly child: Deno.ChildProcess;
+  /** Its pid. */
+  readonly pid: number;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit status. */
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
+/** A temporary plant: folder, ingest, config file. */
+export interface Plant {
+  /** Temporary folder (removed by close). */
+  readonly dir: string;
+  /** The ingest (in this test process). */
+  readonly ingest: Ingest;
+  /** Path of machines.toml. */
+  readonly config: string;
+  /** Environment holding the api key. */
+  readonly env: Record<string, string>;
+  /** Starts `run` on the config. */
+  startAgent(): AgentProcess;
+  /** Stops the ingest and removes the folder. */
+  close(): Promise<void>;
+}
+
+/** Creates a plant whose machines.toml is `[agent]`+`[uplink]` (generated) followed by `rest`. */
+export async function makePlant(rest: string, uplinkExtra = ""): Promise<Plant> {
+  const dir = await Deno.makeTempDir({ prefix: "simco-e2e-" });
+  const key = "test-key-" + crypto.randomUUID();
+  const ingest = await startIngest({ dbPath: join(dir, "ingest.db"), apiKey: key });
+  const config = join(dir, "machines.toml");
+  await Deno.writeTextFile(
+    config,
+    `[agent]\nid = "e2e"\ndata_dir = "data"\n\n[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
+      `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n${rest}`,
+  );
+  const env = { E2E_KEY: key, NO_COLOR: "1" };
+  return {
+    dir,
+    ingest,
+    config,
+    env,
+    startAgent() {
+      const { cmd, args } = selfCommand(["run", "--config", config]);
+      const child = new Deno.Command(cmd, {
+        args,
+        cwd: dir,
+        env: { ...env, INIT_CWD: dir },
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      let text = "";
+      const reading = (async () => {
+        const dec = new TextDecoder();
+        for await (const chunk of child.stderr) text += dec.decode(chunk, { stream: true });
+      })();
+      const status = child.status.then(async (s) => {
+        await reading;
+        return s;
+      });
+      return { child, pid: child.pid, stderr: () => text, status };
+    },
+    async close() {
+      await ingest.close();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Polls `cond` every 50 ms until it returns a truthy value or `ms` pass (then throws with `what`). */
+export async function waitFor<T>(what: string, ms: number, cond: () => T | Promise<T>): Promise<T> {
+  const end = Date.now() + ms;
+  while (true) {
+    const v = await cond();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Pids of live processes whose parent is `ppid` (Linux /proc; empty elsewhere). */
+export function childPids(ppid: number): number[] {
+  if (Deno.build.os !== "linux") return [];
+  const pids: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === ppid && fields[0] !== "Z") pids.push(Number(e.name));
+    } catch { /* exited meanwhile */ }
+  }
+  return pids;
+}
+
+/** Whether a pid is a live (non-zombie) process (Linux /proc; false elsewhere). */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * `simco-agent run` end to end: real agent subprocess, real worker processes, real buffer.db, real ingest on
+ * 127.0.0.1. Short durations throughout.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
+import { childPids, isAlive, makePlant, waitFor } from "./helpers/agent.ts";
+import { runCli } from "./helpers/cli.ts";
+import { recordId } from "../src/record/mod.ts";
+
+const HEALTHY = (n: number, interval = "200ms") =>
+  Array.from(
+    { length: n },
+    (_, i) =>
+      `[[machines]]\nid = "sim-${i + 1}"\ndriver = "simulator"\ninterval = "${interval}"\n` +
+      `options = { seed = ${i + 1} }\n`,
+  ).join("\n");
+
+function ingestMetrics(dir: string, machineId: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(join(dir, "ingest.db"), { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT metrics FROM records WHERE machine_id = ? ORDER BY ts").all(machineId);
+    return rows.map((r) => JSON.parse(String((r as { metrics: string }).metrics)));
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("run: status --json while running, SIGTERM during an upload loses nothing and leaves no process", async () => {
+  const plant = await makePlant(HEALTHY(3));
+  const agent = plant.startAgent();
+  try {
+    await waitFor("records at the ingest", 20_000, () => plant.ingest.counts().unique >= 20);
+
+    // status from another process, while run is active: exactly the documented shape.
+    const st = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
+    assertEquals(st.code, 0, st.stderr);
+    const s = JSON.parse(st.stdout);
+    assertEquals(Object.keys(s), ["agent_id", "running", "pid", "buffer", "uplink", "machines"]);
+    assertEquals([s.agent_id, s.running, s.pid], ["e2e", true, agent.pid]);
+    assertEquals(Object.keys(s.buffer), [
+      "queued",
+      "in_flight",
+      "dead_letter",
+      "dropped_total",
+      "oldest_queued_ts",
+      "file_bytes",
+    ]);
+    assertEquals(Object.keys(s.uplink), ["state", "last_success_ts", "last_error", "sent_total"]);
+    assert(["ok", "idle"].includes(s.uplink.state), s.uplink.state);
+    assert(s.uplink.sent_total > 0 && s.buffer.file_bytes > 0);
+    assertEquals(s.machines.length, 3);
+    for (const m of s.machines) {
+      assertEquals(Object.keys(m).toSorted(), [
+        "consecutive_failures",
+        "driver",
+        "failures_total",
+        "id",
+        "last_error",
+        "last_success_ts",
+        "next_attempt_ts",
+        "polls_total",
+        "state",
+      ]);
+      assertEquals([m.driver, m.state], ["simulator", "OK"]);
+      assert(m.polls_total > 0 && typeof m.last_success_ts === "number");
+    }
+    const human = await runCli(["status", "--config", plant.config], { env: plant.env });
+    assertMatch(human.stdout, new RegExp(`^agent e2e: running \\(pid ${agent.pid}\\)`));
+
+    // A second agent on the same data dir is refused.
+    const second = await runCli(["run", "--config", plant.config], { env: plant.env });
+    assertEquals(second.code, 2);
+    assertStringIncludes(
+      second.stderr,
+      `another simco-agent (pid ${agent.pid}) is using ${join(plant.dir, "data")}`,
+    );
+
+    // Slow the ingest so an upload is in flight, then SIGTERM.
+    plant.ingest.inject({ kind: "delay", ms: 1500 });
+    const before = plant.ingest.requests().length;
+    await waitFor("an upload in flight", 10_000, () => plant.ingest.requests().length > before || undefined);
+    const workers = childPids(agent.pid);
+    if (Deno.build.os === "linux") assertEquals(workers.length, 3, `worker processes: ${workers}`);
+    const t0 = Date.now();
+    Deno.kill(agent.pid, "SIGTERM");
+    const status = await agent.status;
+    assertEquals(status.code, 0, agent.stderr());
+    assert(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms to stop`);
+    for (const pid of workers) assertEquals(isAlive(pid), false, `worker ${pid} survived`);
+    const stopped = agent.stderr().match(/stopped: (\d+) polls, (\d+) records buffered/);
+    assert(stopped, agent.stderr());
+    const buffered = Number(stopped[2]);
+
+    // Everything buffered either reached the ingest or is still queued; drain delivers the rest exactly once.
+    plant.ingest.inject({ kind: "delay", ms: 0 });
+    const drain = await runCli(["drain", "--config", plant.config, "--timeout", "30s"], { env: plant.env });
+    assertEquals(drain.code, 0, drain.stderr);
+    assertEquals(plant.ingest.counts().unique, buffered);
+    const after = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
+    const a = JSON.parse(after.stdout);
+    assertEquals([a.running, a.pid, a.buffer.queued, a.buffer.in_flight], [false, null, 0, 0]);
+    assert(a.machines.every((m: { state: string }) => m.state === "STOPPED"));
+    // Counters survive: polls_total is at least what the first status saw.
+    assert(a.machines[0].polls_total >= s.machines[0].polls_total);
+  } finally {
+    try {
+      Deno.kill(agent.pid, "SIGKILL");
+    } catch { /* already gone */ }
+    await agent.status;
+    await plant.close();
+  }
+});
+
+Deno.test("run: 5 failures open the breaker (CRITICAL), the probe after the cooldown closes it; availability records", async () => {
+  const failUntil = Date.now() + 9000;
+  const plant = await makePlant(
+    `[[machines]]\nid = "bad-1"\ndriver = "simulator"\ninterval = "200ms"\nbreaker_cooldown = "5s"\nmax_backoff = "1s"\n` +
+      `options = { seed = 9, fail_until = ${failUntil} }\n\n` + HEALTHY(1),
+  );
+  const agent = plant.startAgent();
+  try {
+    const statusOf = async () => {
+      const r = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
+      return JSON.parse(r.stdout).machines.find((m: { id: string }) => m.id === "bad-1");
+    };
+    const critical = await waitFor("bad-1 CRITICAL", 15_000, async () => {
+      const m = await statusOf();
+      return m.state === "CRITICAL" ? m : undefined;
+    });
+    assertEquals(critical.consecutive_failures, 5);
+    assert(Date.now() < failUntil, "breaker opened only after the outage ended: test timing broken");
+    assertMatch(
+      agent.stderr(),
+      /CRITICAL simco\.engine: machine bad-1: 5 consecutive failures, breaker open; last error: .+; next probe in 5 s/,
+    );
+    await waitFor("bad-1 OK again", 20_000, async () => (await statusOf()).state === "OK");
+    assertMatch(agent.stderr(), /machine bad-1: probe succeeded, breaker closed/);
+    await waitFor(
+      "records of bad-1 at the ingest",
+      10_000,
+      () => ingestMetrics(plant.dir, "bad-1").length >= 2,
+    );
+    Deno.kill(agent.pid, "SIGTERM");
+    assertEquals((await agent.status).code, 0);
+    const avail = ingestMetrics(plant.dir, "bad-1").filter((m) =>
+      "availability" in m && "availability_reason" in m ||
+      m.availability === "AVAILABLE" && Object.keys(m).length === 1
+    );
+    assertEquals(avail.map((m) => m.availability), ["UNAVAILABLE", "AVAILABLE"]);
+    assertMatch(String(avail[0].availability_reason), /driver_error/);
+  } finally {
+    try {
+      Deno.kill(agent.pid, "SIGKILL");
+    } catch { /* already gone */ }
+    await agent.status;
+    await plant.close();
+  }
+});
+
+Deno.test("poll prints one record whose id matches the spec; an unknown machine is a usage error", async () => {
+  const plant = await makePlant(HEALTHY(1));
+  try {
+    const r = await runCli(["poll", "sim-1", "--config", plant.config], { env: plant.env });
+    assertEquals(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assertEquals(lines.length, 1);
+    const rec = JSON.parse(lines[0]);
+    assertEquals(Object.keys(rec), ["id", "machine_id", "ts", "metrics"]);
+    assertEquals(rec.machine_id, "sim-1");
+    assertEquals(rec.id, recordId(rec));
+    assert(Math.abs(rec.ts - Date.now()) < 60_000);
+    const bad = await runCli(["poll", "sim-9", "--config", plant.config], { env: plant.env });
+    assertEquals(bad.code, 2);
+    assertStringIncludes(bad.stderr, 'no machine "sim-9"');
+  } finally {
+    await plant.close();
+  }
+});
