@@ -60,6 +60,11 @@ export async function deliver(
     requests++;
     const verdict = classify(await post(chunk), clock());
     if (verdict.kind === "ok") {
+      if (verdict.rejected.length === 0) {
+        for (const r of chunk) acked.push(r.id);
+        anyAccepted = true;
+        continue;
+      }
       const inChunk = new Set(chunk.map((r) => r.id));
       const rejected = new Map<string, string>();
       for (const r of verdict.rejected) if (inChunk.has(r.id)) rejected.set(r.id, r.reason);

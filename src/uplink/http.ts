@@ -11,7 +11,7 @@
  */
 import type { UplinkSection } from "../config/types.ts";
 import type { PostResult } from "./classify.ts";
-import { encodeBatch, USER_AGENT, type WireRecord } from "./protocol.ts";
+import { encodeBatch, type EncodedBody, USER_AGENT, type WireRecord } from "./protocol.ts";
 
 /** Thrown when the api key cannot be found; the message names the variable or file, never the key. */
 export class ApiKeyError extends Error {
@@ -85,6 +85,10 @@ export interface TransportOptions {
 export interface Transport {
   /** Sends one batch; never throws (errors become a {@link PostResult}). `signal` aborts it. */
   post(records: readonly WireRecord[], signal?: AbortSignal): Promise<PostResult>;
+  /** Encodes a batch ahead of time (`sent_at` is now). */
+  encode(records: readonly WireRecord[]): EncodedBody;
+  /** Sends a body made by {@link Transport.encode}; never throws. */
+  send(body: EncodedBody, signal?: AbortSignal): Promise<PostResult>;
   /** Releases resources (the custom TLS client). */
   close(): void;
 }
@@ -115,45 +119,48 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     client = Deno.createHttpClient({ caCerts: [pem] });
   }
-  return {
-    async post(records, signal) {
-      let key: string | null = null;
-      try {
-        key = opts.apiKey();
-      } catch (e) {
-        return { kind: "no_key", error: e instanceof Error ? e.message : String(e) };
-      }
-      const { body, contentEncoding } = encodeBatch(opts.agentId, clock(), records, opts.gzip);
-      const headers: Record<string, string> = {
-        "content-type": "application/json",
-        "authorization": `Bearer ${key}`,
-        "user-agent": USER_AGENT,
+  const encode = (records: readonly WireRecord[]) => encodeBatch(opts.agentId, clock(), records, opts.gzip);
+  const send = async ({ body, contentEncoding }: EncodedBody, signal?: AbortSignal): Promise<PostResult> => {
+    let key: string | null = null;
+    try {
+      key = opts.apiKey();
+    } catch (e) {
+      return { kind: "no_key", error: e instanceof Error ? e.message : String(e) };
+    }
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "authorization": `Bearer ${key}`,
+      "user-agent": USER_AGENT,
+    };
+    if (contentEncoding) headers["content-encoding"] = contentEncoding;
+    const timeout = AbortSignal.timeout(opts.timeoutMs);
+    const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      const res = await doFetch(opts.url, {
+        method: "POST",
+        headers,
+        body,
+        signal: combined,
+        redirect: "manual",
+        ...(client ? { client } : {}),
+      } as RequestInit);
+      const text = await res.text();
+      return {
+        kind: "response",
+        status: res.status,
+        retryAfter: res.headers.get("retry-after"),
+        body: text,
       };
-      if (contentEncoding) headers["content-encoding"] = contentEncoding;
-      const timeout = AbortSignal.timeout(opts.timeoutMs);
-      const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
-      try {
-        const res = await doFetch(opts.url, {
-          method: "POST",
-          headers,
-          body,
-          signal: combined,
-          redirect: "manual",
-          ...(client ? { client } : {}),
-        } as RequestInit);
-        const text = await res.text();
-        return {
-          kind: "response",
-          status: res.status,
-          retryAfter: res.headers.get("retry-after"),
-          body: text,
-        };
-      } catch (e) {
-        if (signal?.aborted) return { kind: "aborted" };
-        if (timeout.aborted) return { kind: "timeout", timeoutMs: opts.timeoutMs };
-        return { kind: "network", error: redact(describeFetchError(e), key) };
-      }
-    },
+    } catch (e) {
+      if (signal?.aborted) return { kind: "aborted" };
+      if (timeout.aborted) return { kind: "timeout", timeoutMs: opts.timeoutMs };
+      return { kind: "network", error: redact(describeFetchError(e), key) };
+    }
+  };
+  return {
+    encode,
+    send,
+    post: (records, signal) => send(encode(records), signal),
     close() {
       client?.close();
     },

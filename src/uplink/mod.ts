@@ -17,7 +17,8 @@ import { getLog, type Log } from "../log/mod.ts";
 import { type AttemptEnd, BackoffSchedule, DRAIN_RETRY_PAUSE_MS } from "./backoff.ts";
 import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.ts";
 import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
-import type { Rejection, WireRecord } from "./protocol.ts";
+import type { EncodedBody, Rejection, WireRecord } from "./protocol.ts";
+import type { PostResult } from "./classify.ts";
 import { readDrainRequest, writeUplinkStatus } from "./state_files.ts";
 
 export { ApiKeyError, resolveApiKey } from "./http.ts";
@@ -145,6 +146,7 @@ export class Uploader {
         const now = this.#clock();
         const due = drain ? Math.max(this.#retryAfterUntil, this.#drainNotBefore) : nextAt;
         if (due > now) {
+          this.#settle();
           this.#setStatus({ next_attempt_ts: due });
           await this.#sleep(Math.min(due - now, DRAIN_CHECK_MS), signal);
           continue;
@@ -168,14 +170,19 @@ export class Uploader {
           continue;
         }
         nextAt = step.nextAt;
+        if (step.emptied) this.#settle();
         if (drain && step.emptied) this.#markDrainDone();
         if (step.claimed === 0 || (step.claimed < this.#batchLimit && !drain && !step.problem)) {
           nextAt = Math.max(nextAt, this.#clock() + IDLE_POLL_MS);
         }
       }
     } finally {
-      transport?.close();
-      this.#setStatus({ next_attempt_ts: null }, true);
+      try {
+        this.#settle();
+      } finally {
+        transport?.close();
+        this.#setStatus({ next_attempt_ts: null }, true);
+      }
     }
   }
 
@@ -195,6 +202,7 @@ export class Uploader {
           continue;
         }
         const step = await this.#step(transport, signal, true);
+        if (step.emptied || step.problem) this.#settle();
         onBatch?.(this.#status.sent_total);
         if (step.problem && (step.problem.kind === "config" || step.problem.kind === "endpoint")) {
           return { empty: false, problem: this.#status.last_error };
@@ -203,12 +211,15 @@ export class Uploader {
       }
       return { empty: false, problem: null };
     } finally {
+      this.#settle();
       transport.close();
       this.#setStatus({ next_attempt_ts: null }, true);
     }
   }
 
   #drainNotBefore = 0;
+  #next: { records: ClaimedLike[]; body: EncodedBody } | null = null;
+  #deferred: DeliveryOutcome | null = null;
 
   #makeTransport(): Transport | null {
     const { uplink } = this.#opts;
@@ -237,10 +248,20 @@ export class Uploader {
     }
   }
 
-  /** Claims one batch, delivers it and applies the outcome. */
+  /**
+   * Claims one batch, delivers it and applies the outcome.
+   *
+   * Pipelined while there is a backlog (full batches), still one request at a time: while batch k is in
+   * flight, batch k+1 is claimed and encoded; the buffer writes for batch k (ack, dead letters) are done
+   * once batch k+1 is on the wire. If batch k is not fully acknowledged, the prefetched batch k+1 goes back
+   * to the queue unsent (attempts + 1), so batch k is retried first and records keep their order.
+   */
   async #step(transport: Transport, signal: AbortSignal, drain: boolean) {
-    const batch = this.#queue.claim(this.#batchLimit);
+    const prepared = this.#next;
+    this.#next = null;
+    const batch = prepared?.records ?? this.#queue.claim(this.#batchLimit);
     if (batch.length === 0) {
+      this.#flushDeferred();
       if (this.#status.state === "ok") this.#setStatus({ state: "idle" });
       const emptied = this.#queue.stats().queued === 0;
       return { claimed: 0, emptied, problem: null, nextAt: this.#clock() + (emptied ? 0 : IDLE_POLL_MS) };
@@ -252,22 +273,68 @@ export class Uploader {
     else signal.addEventListener("abort", onAbort, { once: true });
     let outcome: DeliveryOutcome;
     try {
+      let first: Promise<PostResult> | null = signal.aborted
+        ? Promise.resolve({ kind: "aborted" })
+        : transport.send(prepared?.body ?? transport.encode(batch), hard.signal);
+      // Do the buffer work in the request's shadow, yielding between the pieces so the request's bytes
+      // keep flowing to the socket.
+      await yieldToEventLoop();
+      this.#flushDeferred();
+      if (batch.length === this.#batchLimit && !signal.aborted) {
+        const next = this.#queue.claim(this.#batchLimit);
+        if (next.length) {
+          this.#next = { records: next, body: transport.encode(next) };
+        }
+      }
       outcome = await deliver(
         batch,
-        (recs) => signal.aborted ? Promise.resolve({ kind: "aborted" }) : transport.post(recs, hard.signal),
+        (recs) => {
+          if (first && recs === batch) {
+            const p = first;
+            first = null;
+            return p;
+          }
+          return signal.aborted ? Promise.resolve({ kind: "aborted" }) : transport.post(recs, hard.signal);
+        },
         this.#clock,
       );
     } catch (e) {
       this.#queue.nack(batch.map((r) => r.id));
+      this.#returnPrefetched();
       throw e;
     } finally {
       signal.removeEventListener("abort", onAbort);
       clearTimeout(timer);
     }
-    this.#apply(outcome);
+    if (outcome.problem === null && outcome.deadLetters.length === 0 && this.#next) {
+      this.#deferred = outcome;
+    } else {
+      this.#returnPrefetched();
+      this.#apply(outcome);
+    }
     const nextAt = this.#afterAttempt(outcome, batch.length, drain);
     const emptied = outcome.problem === null && batch.length < this.#batchLimit;
     return { claimed: batch.length, emptied, problem: outcome.problem, nextAt };
+  }
+
+  /** Applies a deferred (successful) outcome to the buffer. */
+  #flushDeferred(): void {
+    const d = this.#deferred;
+    this.#deferred = null;
+    if (d) this.#apply(d);
+  }
+
+  /** Returns a prefetched, unsent batch to the queue (keeping its place). */
+  #returnPrefetched(): void {
+    const n = this.#next;
+    this.#next = null;
+    if (n) this.#queue.nack(n.records.map((r) => r.id));
+  }
+
+  /** Leaves the buffer consistent: deferred acks written, prefetched records back in the queue. */
+  #settle(): void {
+    this.#flushDeferred();
+    this.#returnPrefetched();
   }
 
   #apply(o: DeliveryOutcome): void {
@@ -407,4 +474,20 @@ export class Uploader {
       signal.addEventListener("abort", done, { once: true });
     });
   }
+}
+
+/**
+ * One turn of the event loop, so pending I/O (the request just started) makes progress. A MessageChannel
+ * round trip takes ~10 us; `setTimeout(0)` is clamped to milliseconds, which would dominate small batches.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const { port1, port2 } = new MessageChannel();
+    port1.onmessage = () => {
+      port1.close();
+      port2.close();
+      resolve();
+    };
+    port2.postMessage(null);
+  });
 }
