@@ -72,6 +72,8 @@ export interface MachineWorkerOptions {
 export interface WorkerStats {
   /** Processes started. */
   spawns: number;
+  /** How long the last process start took, spawn until `init` answered (ms), or null before the first. */
+  lastStartMs: number | null;
   /** Processes recycled, by cause. */
   recycles: Record<FailureCause, number>;
 }
@@ -95,6 +97,7 @@ export class MachineWorker {
   /** Counters: processes started and recycled. */
   readonly stats: WorkerStats = {
     spawns: 0,
+    lastStartMs: null,
     recycles: { timeout: 0, crash: 0, driver_error: 0, protocol: 0, memory: 0, spawn: 0 },
   };
 
@@ -187,6 +190,7 @@ export class MachineWorker {
     }
     this.#proc = proc;
     this.stats.spawns++;
+    const spawnedAt = performance.now();
     const hello = await proc.request(null, this.#startTimeoutMs);
     if (hello.kind !== "reply" || hello.reply.type !== "hello" || hello.reply.protocol !== PROTOCOL_VERSION) {
       const why = hello.kind === "timeout"
@@ -209,7 +213,10 @@ export class MachineWorker {
       ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs },
       permissions: sandboxPermissions(m, desc),
     }, m.timeoutMs);
-    if (init.kind === "reply" && init.reply.type === "ready") return proc;
+    if (init.kind === "reply" && init.reply.type === "ready") {
+      this.stats.lastStartMs = performance.now() - spawnedAt;
+      return proc;
+    }
     return await this.#failAndRetire(proc, started, init, "init");
   }
 
