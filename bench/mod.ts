@@ -3,6 +3,8 @@
  * measured here, never in timed tests. Each suite is a module exporting `run(): Promise<void>`.
  */
 
+import { uplinkSuite } from "./uplink_bench.ts";
+
 /** A benchmark suite: a name and a function that prints its figures. */
 export interface Suite {
   /** Name used on the command line. */
@@ -12,7 +14,7 @@ export interface Suite {
 }
 
 /** Every suite, in the order they run. */
-export const SUITES: Suite[] = [];
+export const SUITES: Suite[] = [uplinkSuite];
 
 if (import.meta.main) {
   const wanted = Deno.args;

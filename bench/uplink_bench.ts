@@ -182,5 +182,3 @@ export const uplinkSuite: Suite = {
     }
   },
 };
-
-if (import.meta.main) await uplinkSuite.run();
