@@ -3,6 +3,7 @@
  * measured here, never in timed tests. Each suite is a module exporting `run(): Promise<void>`.
  */
 
+import { sandboxSuite } from "./sandbox_bench.ts";
 import { uplinkSuite } from "./uplink_bench.ts";
 
 /** A benchmark suite: a name and a function that prints its figures. */
@@ -14,7 +15,7 @@ export interface Suite {
 }
 
 /** Every suite, in the order they run. */
-export const SUITES: Suite[] = [uplinkSuite];
+export const SUITES: Suite[] = [uplinkSuite, sandboxSuite];
 
 if (import.meta.main) {
   const wanted = Deno.args;
