@@ -14,6 +14,7 @@
  * `GET /_admin/counts`, `POST /_admin/fault` (a JSON {@link Fault}).
  */
 import http from "node:http";
+import https from "node:https";
 import { gunzipSync } from "node:zlib";
 import { type IngestCounts, IngestStore } from "./store.ts";
 import { checkBatch } from "./validate.ts";
@@ -47,6 +48,8 @@ export interface IngestOptions {
    * nothing (the agent must bisect); `"list"` stores the valid ones and lists the others in `rejected`.
    */
   readonly rejectMode?: "status" | "list";
+  /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 /** One answered (or dropped) telemetry request, for tests. */
@@ -243,7 +246,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
     });
   };
 
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const st = sockets.get(req.socket);
     if (st) {
       st.idle = false;
@@ -255,7 +258,10 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
         res.end(JSON.stringify({ error: String(e) }));
       }
     });
-  });
+  };
+  const server = opts.tls
+    ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener)
+    : http.createServer(listener);
   server.on("connection", (s) => {
     sockets.set(s, { idle: true });
     s.on("close", () => sockets.delete(s));
@@ -267,7 +273,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
   const port = (server.address() as { port: number }).port;
   let closed: Promise<void> | null = null;
   return {
-    url: `http://${opts.hostname ?? "127.0.0.1"}:${port}${path}`,
+    url: `${opts.tls ? "https" : "http"}://${opts.hostname ?? "127.0.0.1"}:${port}${path}`,
     port,
     counts: () => store.counts(),
     inject,

@@ -56,9 +56,12 @@ export function resolveApiKey(uplink: UplinkSection): string {
   return key;
 }
 
-/** Replaces every occurrence of `secret` in `text` (no-op for an empty secret). */
+/**
+ * Replaces every occurrence of `secret` in `text`. Secrets shorter than 6 characters are left alone: they
+ * would match ordinary words (a key "k" would turn "UnknownIssuer" into "Un***nownIssuer") and are no secret.
+ */
 export function redact(text: string, secret: string | null): string {
-  return secret ? text.split(secret).join("***") : text;
+  return secret && secret.length >= 6 ? text.split(secret).join("***") : text;
 }
 
 /** Options of {@link createTransport}. */

@@ -59,13 +59,17 @@ export function keyFile(dir: string, key: string): string {
 const HARNESS = new URL("./uplink_harness.ts", import.meta.url).pathname;
 
 /** Starts tests/helpers/uplink_harness.ts as a real process. */
-export function harness(args: string[], stdin: "piped" | "null" = "null"): Deno.ChildProcess {
+export function harness(
+  args: string[],
+  stdin: "piped" | "null" = "null",
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--no-prompt", HARNESS, ...args],
     stdin,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
   }).spawn();
 }
 
