@@ -51,6 +51,8 @@ const ENV_KEEP = [
   "NO_COLOR",
   "LANG",
   "TZ",
+  // Native libraries loaded through FFI may need to find their own dependencies.
+  "LD_LIBRARY_PATH",
 ];
 
 function workerEnv(): Record<string, string> {

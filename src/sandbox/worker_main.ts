@@ -143,9 +143,16 @@ export async function runWorker(): Promise<number> {
         write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
         continue;
       }
-      const [w, loaded] = startHost(req.permissions, req.ctx.machineId, req.module);
-      host = w;
-      const problem = await loaded;
+      let started: [Worker, Promise<string | null>];
+      try {
+        started = startHost(req.permissions, req.ctx.machineId, req.module);
+      } catch (e) {
+        const message = oneLine(`cannot start the driver's Web Worker: ${String(e)}`);
+        write({ type: "error", id: req.id, code: "driver_error", message, rss: rss() });
+        continue;
+      }
+      host = started[0];
+      const problem = await started[1];
       if (problem !== null) {
         write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
         continue;
