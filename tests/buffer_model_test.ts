@@ -30,7 +30,13 @@ class Model {
   dropped = 0;
   duplicates = 0;
   constructor(readonly max: number, readonly drop: boolean) {}
-  enqueue(recs: IdentifiedRecord[]): boolean[] {
+  /** One enqueue burst: the buffer commits every `chunk` records (and the rest on its timer). */
+  enqueue(recs: IdentifiedRecord[], chunk: number): boolean[] {
+    const out: boolean[] = [];
+    for (let i = 0; i < recs.length; i += chunk) out.push(...this.commit(recs.slice(i, i + chunk)));
+    return out;
+  }
+  commit(recs: IdentifiedRecord[]): boolean[] {
     const out = recs.map((r) => {
       if (this.rows.has(r.id)) {
         this.duplicates++;
@@ -117,7 +123,7 @@ Deno.test("buffer: model-based enqueue/claim/ack/nack/dead-letter/restart never 
               if (c.t === "enqueue") {
                 const recs = c.keys.map((k) => rec(k));
                 const got = await Promise.all(recs.map((r) => b.enqueue(r)));
-                assertEquals(got.map((g) => g.inserted), model.enqueue(recs));
+                assertEquals(got.map((g) => g.inserted), model.enqueue(recs, opts.commitMaxRecords));
               } else if (c.t === "claim") {
                 const got = b.claim(c.n);
                 assertEquals(got.map((r) => r.id), model.claim(c.n));

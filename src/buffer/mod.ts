@@ -5,14 +5,15 @@
  * - {@link acquireDataDirLock} / {@link lockHolder}: one agent per data directory.
  * - {@link readBufferStats} / {@link readDeadLetters}: read-only views, safe while another process runs.
  */
+export { TelemetryBuffer } from "./buffer.ts";
 export {
   BUFFER_FILE,
   type BufferOptions,
   type BufferStats,
   type ClaimedRecord,
   type DeadLetter,
-  TelemetryBuffer,
-} from "./buffer.ts";
+  fileBytes,
+} from "./types.ts";
 export {
   BufferClosedError,
   BufferFullError,

@@ -5,7 +5,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { BUFFER_FILE, type BufferStats, type DeadLetter, fileBytes, listDeadLettersIn } from "./buffer.ts";
+import { listDeadLettersIn } from "./store.ts";
+import { BUFFER_FILE, type BufferStats, type DeadLetter, fileBytes } from "./types.ts";
 import { refuseNewer } from "./schema.ts";
 
 function openReadOnly(dataDir: string): DatabaseSync | null {

@@ -1,0 +1,313 @@
+/**
+ * The SQL side of the buffer: one read-write connection and its prepared statements. Every method is
+ * synchronous, runs in its own transaction (rolled back on failure) and throws SQLite's errors unchanged;
+ * TelemetryBuffer decides what a failure means (buffer.ts).
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import type { IdentifiedRecord } from "../record/mod.ts";
+import { CONNECTION_PRAGMAS, migrate, refuseNewer } from "./schema.ts";
+import type { DeadLetter } from "./types.ts";
+
+/** A queue row as read by claim. */
+export interface Row {
+  /** Enqueue order. */
+  seq: number;
+  /** Record id. */
+  id: string;
+  /** Machine id. */
+  machine_id: string;
+  /** Record time. */
+  ts: number;
+  /** Metrics JSON text. */
+  metrics: string;
+  /** Nacks so far. */
+  attempts: number;
+}
+
+/** A change to claimed rows, addressed by seq. */
+export type Op =
+  | { kind: "ack"; seqs: number[] }
+  | { kind: "nack"; seqs: number[] }
+  | { kind: "dead"; items: { seq: number; reason: string }[] };
+
+/** How the row counts changed. */
+export interface Delta {
+  /** Change of queued rows. */
+  queued: number;
+  /** Change of in-flight rows. */
+  inFlight: number;
+  /** Change of dead letters. */
+  dead: number;
+  /** Rows deleted from the queue (drives incremental vacuum). */
+  deleted: number;
+}
+
+/** What one group commit did. */
+export interface CommitResult extends Delta {
+  /** Per record: false when it was already stored. */
+  inserted: boolean[];
+  /** Records dropped by drop_oldest. */
+  dropped: number;
+  /** Repeated records. */
+  duplicates: number;
+}
+
+const STATEMENTS = {
+  insert:
+    "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) VALUES (?, ?, ?, ?, ?)",
+  drop: "DELETE FROM telemetry_buffer WHERE seq IN " +
+    "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT ?)",
+  claim: "SELECT seq, id, machine_id, ts, metrics, attempts FROM telemetry_buffer " +
+    "WHERE state = 'queued' ORDER BY seq LIMIT ?",
+  // Claimed rows are exactly the queued rows between the first and the last one selected.
+  mark: "UPDATE telemetry_buffer SET state = 'in_flight' WHERE seq BETWEEN ? AND ? AND state = 'queued'",
+  ack: "DELETE FROM telemetry_buffer WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'in_flight'",
+  nack: "UPDATE telemetry_buffer SET state = 'queued', attempts = attempts + 1 " +
+    "WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'in_flight'",
+  deadCopy: "INSERT OR REPLACE INTO dead_letter(id, machine_id, ts, metrics, attempts, reason, dead_at) " +
+    "SELECT id, machine_id, ts, metrics, attempts, ?, ? FROM telemetry_buffer WHERE seq = ? AND state = 'in_flight'",
+  deadDel: "DELETE FROM telemetry_buffer WHERE seq = ? AND state = 'in_flight'",
+  getMeta: "SELECT value FROM meta WHERE key = ?",
+  setMeta: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+  oldest: "SELECT ts FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT 1",
+  count: "SELECT count(*) AS n FROM telemetry_buffer",
+  countDead: "SELECT count(*) AS n FROM dead_letter",
+  requeue: "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) " +
+    "SELECT id, machine_id, ts, metrics, ? FROM dead_letter ORDER BY seq",
+  purge: "DELETE FROM dead_letter",
+} as const;
+
+/** An open buffer.db. */
+export class Store {
+  readonly #st: Record<keyof typeof STATEMENTS, StatementSync>;
+
+  private constructor(readonly db: DatabaseSync) {
+    const st = {} as Record<keyof typeof STATEMENTS, StatementSync>;
+    for (const [k, sql] of Object.entries(STATEMENTS)) st[k as keyof typeof STATEMENTS] = db.prepare(sql);
+    this.#st = st;
+  }
+
+  /**
+   * Opens `path` read-write: refuses a newer schema before writing anything, sets the connection pragmas,
+   * migrates, runs quick_check (a failure throws a "malformed" error, handled as damage), applies the page
+   * cap and returns stale in-flight rows to the queue. Returns the store and how many rows were stale.
+   */
+  static open(path: string, maxPageCount?: number): { store: Store; stale: number } {
+    const db = new DatabaseSync(path);
+    try {
+      refuseNewer(db, path);
+      db.exec(CONNECTION_PRAGMAS);
+      migrate(db, path);
+      const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
+      if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
+      if (maxPageCount !== undefined) db.prepare(`PRAGMA max_page_count = ${maxPageCount}`).get();
+      const stale = Number(
+        db.prepare("UPDATE telemetry_buffer SET state = 'queued' WHERE state = 'in_flight'").run().changes,
+      );
+      return { store: new Store(db), stale };
+    } catch (e) {
+      if (db.isOpen) db.close();
+      throw e;
+    }
+  }
+
+  #tx<T>(fn: () => T): T {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      const out = fn();
+      this.db.exec("COMMIT");
+      return out;
+    } catch (e) {
+      if (this.db.isOpen && this.db.isTransaction) {
+        try {
+          this.db.exec("ROLLBACK");
+        } catch { /* SQLite already rolled back */ }
+      }
+      throw e;
+    }
+  }
+
+  /** Rows in the queue table (all states) and dead letters. */
+  counts(): { rows: number; dead: number } {
+    return {
+      rows: Number((this.#st.count.get() as { n: number }).n),
+      dead: Number((this.#st.countDead.get() as { n: number }).n),
+    };
+  }
+
+  /**
+   * One group commit: deferred ops, then the records (insert-or-ignore), then drop_oldest down to `maxQueued`
+   * (when given) counted in `dropped_total`, and the persisted counters.
+   */
+  commit(
+    ops: readonly Op[],
+    recs: readonly IdentifiedRecord[],
+    now: number,
+    queuedBefore: number,
+    maxQueued: number | null,
+    totals: { dropped: number; duplicates: number },
+  ): CommitResult {
+    return this.#tx(() => {
+      const r: CommitResult = {
+        queued: 0,
+        inFlight: 0,
+        dead: 0,
+        deleted: 0,
+        inserted: [],
+        dropped: 0,
+        duplicates: 0,
+      };
+      for (const op of ops) addDelta(r, this.#apply(op, now));
+      const ins = this.#st.insert;
+      for (const rec of recs) {
+        const ok =
+          Number(ins.run(rec.id, rec.machine_id, rec.ts, JSON.stringify(rec.metrics), now).changes) > 0;
+        r.inserted.push(ok);
+        if (ok) r.queued++;
+        else r.duplicates++;
+      }
+      const over = maxQueued === null ? 0 : queuedBefore + r.queued - maxQueued;
+      if (over > 0) {
+        r.dropped = Number(this.#st.drop.run(over).changes);
+        r.queued -= r.dropped;
+        r.deleted += r.dropped;
+        this.#st.setMeta.run("dropped_total", String(totals.dropped + r.dropped));
+      }
+      if (r.duplicates) this.#st.setMeta.run("duplicates_total", String(totals.duplicates + r.duplicates));
+      return r;
+    });
+  }
+
+  #apply(op: Op, now: number): Delta {
+    const st = this.#st;
+    if (op.kind === "ack") {
+      const n = Number(st.ack.run(JSON.stringify(op.seqs)).changes);
+      return { queued: 0, inFlight: -n, dead: 0, deleted: n };
+    }
+    if (op.kind === "nack") {
+      const n = Number(st.nack.run(JSON.stringify(op.seqs)).changes);
+      return { queued: n, inFlight: -n, dead: 0, deleted: 0 };
+    }
+    let n = 0;
+    for (const it of op.items) {
+      st.deadCopy.run(it.reason, now, it.seq);
+      n += Number(st.deadDel.run(it.seq).changes);
+    }
+    return { queued: 0, inFlight: -n, dead: n, deleted: n };
+  }
+
+  /** Applies ops in one transaction. */
+  apply(ops: readonly Op[], now: number): Delta {
+    return this.#tx(() => {
+      const d: Delta = { queued: 0, inFlight: 0, dead: 0, deleted: 0 };
+      for (const op of ops) addDelta(d, this.#apply(op, now));
+      return d;
+    });
+  }
+
+  /** Marks up to `n` oldest queued rows in flight and returns them in enqueue order. */
+  claim(n: number): Row[] {
+    return this.#tx(() => {
+      const rows = this.#st.claim.all(n) as unknown as Row[];
+      if (rows.length) {
+        const marked = Number(this.#st.mark.run(rows[0].seq, rows[rows.length - 1].seq).changes);
+        if (marked !== rows.length) {
+          throw new Error(`claim marked ${marked} rows for ${rows.length} selected`);
+        }
+      }
+      return rows;
+    });
+  }
+
+  /** `ts` of the oldest queued row, or null. */
+  oldestQueuedTs(): number | null {
+    const r = this.#st.oldest.get() as { ts: number } | undefined;
+    return r ? Number(r.ts) : null;
+  }
+
+  /** A persisted value. */
+  getMeta(key: string): string | null {
+    const r = this.#st.getMeta.get(key) as { value: string } | undefined;
+    return r ? r.value : null;
+  }
+
+  /** Persists a value. */
+  setMeta(key: string, value: string): void {
+    this.#st.setMeta.run(key, value);
+  }
+
+  /** Moves every dead letter back to the queue. Returns [dead letters removed, rows newly queued]. */
+  requeueDeadLetters(now: number): [number, number] {
+    return this.#tx(() => {
+      const queued = Number(this.#st.requeue.run(now).changes);
+      return [Number(this.#st.purge.run().changes), queued];
+    });
+  }
+
+  /** Deletes every dead letter; returns how many. */
+  purgeDeadLetters(): number {
+    return Number(this.#st.purge.run().changes);
+  }
+
+  /** Dead letters, oldest first. */
+  listDeadLetters(limit: number): DeadLetter[] {
+    return listDeadLettersIn(this.db, limit);
+  }
+
+  /** Sets the page cap (null: SQLite's maximum). */
+  setMaxPageCount(pages: number | null): void {
+    this.db.prepare(`PRAGMA max_page_count = ${pages === null ? 4294967294 : Math.max(1, Math.floor(pages))}`)
+      .get();
+  }
+
+  /** Pages in the file. */
+  pageCount(): number {
+    return Number((this.db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count);
+  }
+
+  /**
+   * Returns free pages to the file system (auto_vacuum = INCREMENTAL): all of them with `force`, else up to
+   * 16 MiB when at least a quarter of the file is free.
+   */
+  vacuum(force: boolean): void {
+    const free = Number(
+      (this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number }).freelist_count,
+    );
+    if (force ? free > 0 : free >= 2048 && free * 4 >= this.pageCount()) {
+      // .all() steps the pragma to completion (exec() frees a single page per call in node:sqlite).
+      this.db.prepare(`PRAGMA incremental_vacuum(${force ? 0 : 4096})`).all();
+    }
+  }
+
+  /** Checkpoints the WAL into the file and truncates it. */
+  checkpoint(): void {
+    this.db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").all();
+  }
+
+  /** Closes the connection, ignoring errors of a damaged file. */
+  close(): void {
+    try {
+      if (this.db.isOpen) this.db.close();
+    } catch { /* a damaged connection may fail to close; the file is handled anyway */ }
+  }
+}
+
+function addDelta(target: Delta, d: Delta): void {
+  target.queued += d.queued;
+  target.inFlight += d.inFlight;
+  target.dead += d.dead;
+  target.deleted += d.deleted;
+}
+
+/** Lists dead letters from an open connection, oldest first. */
+export function listDeadLettersIn(db: DatabaseSync, limit: number): DeadLetter[] {
+  const rows = db.prepare(
+    "SELECT id, machine_id, ts, metrics, attempts, reason, dead_at FROM dead_letter ORDER BY seq LIMIT ?",
+  ).all(limit) as unknown as DeadLetter[];
+  return rows.map((r) => ({
+    ...r,
+    ts: Number(r.ts),
+    attempts: Number(r.attempts),
+    dead_at: Number(r.dead_at),
+  }));
+}

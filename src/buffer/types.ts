@@ -1,0 +1,94 @@
+/** The public shapes of the buffer: options, claimed records, stats, dead letters. */
+import { statSync } from "node:fs";
+import type { Log } from "../log/mod.ts";
+import type { Metrics } from "../record/mod.ts";
+
+/** The file name of the buffer inside the data directory. */
+export const BUFFER_FILE = "buffer.db";
+
+/** Options of {@link TelemetryBuffer.open}. */
+export interface BufferOptions {
+  /** Cap on queued records (`buffer.max_records`). */
+  maxRecords: number;
+  /** What happens at the cap (`buffer.when_full`). */
+  whenFull: "drop_oldest" | "stop_polling";
+  /** Where buffer events are logged (default: the `simco.buffer` logger). */
+  log?: Log;
+  /** Longest time a record waits in memory before its group commit (default 100 ms). */
+  commitIntervalMs?: number;
+  /** Records that trigger a group commit at once (default 1000). */
+  commitMaxRecords?: number;
+  /** Records kept in memory while storage is failing (default 10 x commitMaxRecords). */
+  maxPendingRecords?: number;
+  /** Longest wait between commit retries while storage is failing (default 5000 ms). */
+  retryMaxMs?: number;
+  /** Caps the file at this many pages (SQLite `max_page_count`): a hard quota; tests use it to fill the "disk". */
+  maxPageCount?: number;
+  /** Clock for enqueue and dead-letter times (default Date.now). */
+  now?: () => number;
+}
+
+/** A record handed to the uplink by {@link TelemetryBuffer.claim}. */
+export interface ClaimedRecord {
+  /** The record id (lowercase hex SHA-256). */
+  id: string;
+  /** Machine id. */
+  machine_id: string;
+  /** Epoch milliseconds UTC. */
+  ts: number;
+  /** The metrics object. */
+  metrics: Metrics;
+  /** Failed delivery attempts so far (nacks). */
+  attempts: number;
+}
+
+/** Counts and sizes of a buffer. */
+export interface BufferStats {
+  /** Records waiting for upload (committed). */
+  queued: number;
+  /** Records claimed by the uplink and not yet acked or nacked. */
+  in_flight: number;
+  /** Records the cloud rejected, kept in the dead_letter table. */
+  dead_letter: number;
+  /** Records deleted by when_full = drop_oldest, ever (persisted). */
+  dropped_total: number;
+  /** Enqueued records that were already in the buffer, ever (persisted). */
+  duplicates_total: number;
+  /** `ts` of the oldest queued record (enqueue order), or null. */
+  oldest_queued_ts: number | null;
+  /** Size of buffer.db plus its WAL, in bytes. */
+  file_bytes: number;
+  /** Records in memory waiting for their commit (0 from readBufferStats). */
+  pending: number;
+  /** The storage error of the current failure episode, or null while storage works. */
+  storage_error: string | null;
+}
+
+/** One dead letter, as listed by the CLI. */
+export interface DeadLetter {
+  /** Record id. */
+  id: string;
+  /** Machine id. */
+  machine_id: string;
+  /** Record time, epoch ms. */
+  ts: number;
+  /** Metrics as stored (JSON text). */
+  metrics: string;
+  /** Delivery attempts before rejection. */
+  attempts: number;
+  /** Why the cloud rejected it. */
+  reason: string;
+  /** When it was dead-lettered, epoch ms. */
+  dead_at: number;
+}
+
+/** Size of a SQLite file plus its WAL, in bytes (0 for missing parts). */
+export function fileBytes(path: string): number {
+  let n = 0;
+  for (const p of [path, `${path}-wal`]) {
+    try {
+      n += statSync(p).size;
+    } catch { /* absent */ }
+  }
+  return n;
+}
