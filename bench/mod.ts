@@ -3,6 +3,7 @@
  * measured here, never in timed tests. Each suite is a module exporting `run(): Promise<void>`.
  */
 
+import { bufferSuite } from "./buffer_bench.ts";
 import { sandboxSuite } from "./sandbox_bench.ts";
 import { uplinkSuite } from "./uplink_bench.ts";
 
@@ -15,7 +16,7 @@ export interface Suite {
 }
 
 /** Every suite, in the order they run. */
-export const SUITES: Suite[] = [uplinkSuite, sandboxSuite];
+export const SUITES: Suite[] = [bufferSuite, uplinkSuite, sandboxSuite];
 
 if (import.meta.main) {
   const wanted = Deno.args;
