@@ -32,6 +32,9 @@ Deno.test("buffer: enqueue, claim in enqueue order, ack, nack keeps place and co
     const again = b.claim(10);
     assertEquals(again.map((x) => [x.id, x.attempts]), [[rs[1].id, 1], [rs[2].id, 0], [rs[3].id, 0]]);
     assertEquals(b.claim(10), []);
+    // A reader (status, dead-letters list) sees committed state while the writer is open.
+    const live = readBufferStats(dir)!;
+    assertEquals({ q: live.queued, f: live.in_flight, o: live.oldest_queued_ts }, { q: 0, f: 3, o: null });
     await b.close();
     const stats = readBufferStats(dir)!;
     assertEquals({ q: stats.queued, f: stats.in_flight }, { q: 0, f: 3 });
