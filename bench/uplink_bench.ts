@@ -6,6 +6,7 @@
  * drain/saturation >= 0.8.
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import type { UplinkSection } from "../src/config/types.ts";
 import { type IdentifiedRecord, makeRecord } from "../src/record/mod.ts";
@@ -47,7 +48,7 @@ async function ingestProcess(dir: string) {
     args: [
       "run",
       "-A",
-      new URL("../src/ingest/main.ts", import.meta.url).pathname,
+      fileURLToPath(new URL("../src/ingest/main.ts", import.meta.url)),
       "--db",
       join(dir, "ingest.db"),
       "--api-key-env",

@@ -6,6 +6,7 @@
 import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { startIngest } from "../src/ingest/mod.ts";
+import { readUplinkStatus, writeDrainRequest } from "../src/uplink/state_files.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import {
@@ -119,6 +120,44 @@ Deno.test("drain while another process uploads: it asks that uploader to skip it
     const status = await run.status;
     await run.stderr.cancel();
     assertEquals(status.code, 0);
+    await p.close();
+  }
+});
+
+Deno.test("a running uploader serving a drain request on an idle buffer stays responsive (no busy loop)", async () => {
+  const p = await plant(50, "1s");
+  const opts = JSON.stringify({
+    agentId: "agent-run",
+    uplink: uplinkFor(p.ingest.url, join(p.dir.path, "api.key")),
+  });
+  const run = harness(["run", p.data, opts], "piped");
+  try {
+    assert(await waitForLine(run, "running"));
+    await waitFor(() => left(p.data) === 0, 10_000, "the runner uploads the 50 records");
+    // Keep a drain request alive (heartbeat) with nothing to send, then ask the runner to stop meanwhile.
+    const beat = () =>
+      writeDrainRequest(p.data, { id: "idle-drain", pid: Deno.pid, heartbeat_ts: Date.now() });
+    beat();
+    const heart = setInterval(beat, 200);
+    let status: Deno.CommandStatus;
+    try {
+      await waitFor(
+        () => readUplinkStatus(p.data)?.drain?.done === true,
+        5_000,
+        "drain done on an empty buffer",
+      );
+      assertEquals(readUplinkStatus(p.data)?.drain, { request_id: "idle-drain", done: true });
+      await new Promise((r) => setTimeout(r, 500));
+      await run.stdin.close();
+      const timer = setTimeout(() => run.kill("SIGKILL"), 4_000);
+      status = await run.status;
+      clearTimeout(timer);
+    } finally {
+      clearInterval(heart);
+    }
+    assertEquals(status.code, 0, "the runner did not stop within 4 s of being asked");
+  } finally {
+    await run.stderr.cancel();
     await p.close();
   }
 });

@@ -116,6 +116,7 @@ export class Uploader {
   #drainRequestId: string | null = null;
   #drainDone = false;
   #statusWrittenAt = 0;
+  #statusKey = "";
   #lastKey: string | null = null;
 
   /** @param buffer the TelemetryBuffer (anything with claim/ack/nack/deadLetter) */
@@ -139,12 +140,16 @@ export class Uploader {
    */
   async runLoop(signal: AbortSignal): Promise<void> {
     let transport: Transport | null = null;
-    let nextAt = 0;
+    let nextAt = 0; // the backoff schedule (a drain request ignores it)
+    let holdUntil = 0; // idle polls and local failures (honoured always)
     try {
       while (!signal.aborted) {
         const drain = this.#checkDrainRequest();
         const now = this.#clock();
-        const due = drain ? Math.max(this.#retryAfterUntil, this.#drainNotBefore) : nextAt;
+        const due = Math.max(
+          holdUntil,
+          drain ? Math.max(this.#retryAfterUntil, this.#drainNotBefore) : nextAt,
+        );
         if (due > now) {
           this.#settle();
           this.#setStatus({ next_attempt_ts: due });
@@ -154,7 +159,7 @@ export class Uploader {
         if (!transport) {
           transport = this.#makeTransport();
           if (!transport) {
-            nextAt = this.#clock() + this.#opts.uplink.maxBackoffMs;
+            holdUntil = this.#clock() + this.#opts.uplink.maxBackoffMs;
             continue;
           }
         }
@@ -166,14 +171,14 @@ export class Uploader {
           this.#log.error(
             `uplink: buffer operation failed: ${this.#safe(e instanceof Error ? e.message : String(e))}`,
           );
-          nextAt = this.#clock() + Math.min(this.#opts.uplink.maxBackoffMs, 5_000);
+          holdUntil = this.#clock() + Math.min(this.#opts.uplink.maxBackoffMs, 5_000);
           continue;
         }
         nextAt = step.nextAt;
         if (step.emptied) this.#settle();
         if (drain && step.emptied) this.#markDrainDone();
-        if (step.claimed === 0 || (step.claimed < this.#batchLimit && !drain && !step.problem)) {
-          nextAt = Math.max(nextAt, this.#clock() + IDLE_POLL_MS);
+        if (step.claimed === 0 || (step.claimed < this.#batchLimit && !step.problem)) {
+          holdUntil = this.#clock() + IDLE_POLL_MS;
         }
       }
     } finally {
@@ -208,6 +213,7 @@ export class Uploader {
           return { empty: false, problem: this.#status.last_error };
         }
         if (step.emptied) return { empty: true, problem: null };
+        if (step.claimed === 0) await this.#sleep(IDLE_POLL_MS, signal); // storage failing: claim paused
       }
       return { empty: false, problem: null };
     } finally {
@@ -452,7 +458,13 @@ export class Uploader {
     const before = this.#status.state;
     Object.assign(this.#status, patch);
     const now = this.#clock();
-    if (!force && before === this.#status.state && now - this.#statusWrittenAt < STATUS_WRITE_MS) return;
+    if (!force && before === this.#status.state) {
+      // Same state: write at most once a second, and only when a figure other readers show changed.
+      const s = this.#status;
+      const key = `${s.sent_total}|${s.last_error}|${s.last_success_ts}`;
+      if (key === this.#statusKey || now - this.#statusWrittenAt < STATUS_WRITE_MS) return;
+    }
+    this.#statusKey = `${this.#status.sent_total}|${this.#status.last_error}|${this.#status.last_success_ts}`;
     this.#statusWrittenAt = now;
     writeUplinkStatus(this.#opts.dataDir, {
       ...this.#status,

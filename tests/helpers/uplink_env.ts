@@ -1,5 +1,6 @@
 /** Shared setup for the uplink tests: uplink sections, seeded buffers, a collecting logger, harness processes. */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { TelemetryBuffer } from "../../src/buffer/mod.ts";
 import type { UplinkSection } from "../../src/config/types.ts";
 import type { Log } from "../../src/log/mod.ts";
@@ -56,7 +57,7 @@ export function keyFile(dir: string, key: string): string {
   return p;
 }
 
-const HARNESS = new URL("./uplink_harness.ts", import.meta.url).pathname;
+const HARNESS = fileURLToPath(new URL("./uplink_harness.ts", import.meta.url));
 
 /** Starts tests/helpers/uplink_harness.ts as a real process. */
 export function harness(
