@@ -86,7 +86,6 @@ async function sqliteCliReference(dir: string, recs: readonly IdentifiedRecord[]
     "PRAGMA auto_vacuum = INCREMENTAL;",
     CONNECTION_PRAGMAS,
     SCHEMA_V1_SQL,
-    ".output /dev/null",
   ];
   const now = Date.now();
   for (let i = 0; i < recs.length; i += 1000) {

@@ -80,6 +80,7 @@ const STATEMENTS = {
 /** An open buffer.db. */
 export class Store {
   readonly #st: Record<keyof typeof STATEMENTS, StatementSync>;
+  #durable = true; // CONNECTION_PRAGMAS set synchronous = FULL
 
   private constructor(readonly db: DatabaseSync) {
     const st = {} as Record<keyof typeof STATEMENTS, StatementSync>;
@@ -111,7 +112,20 @@ export class Store {
     }
   }
 
-  #tx<T>(fn: () => T): T {
+  /**
+   * `durable`: commit with synchronous = FULL (fsync the WAL). Used where a lost commit would lose a record:
+   * group commits (new records, drop counts), requeue, purge, meta. Claim, ack, nack and dead-letter moves
+   * commit with NORMAL (written, not fsynced): a power cut that takes one of those only brings records
+   * back as queued, to be sent again and deduplicated by the cloud; a later durable commit syncs them too.
+   */
+  #sync(durable: boolean): void {
+    if (this.#durable === durable) return;
+    this.db.exec(`PRAGMA synchronous = ${durable ? "FULL" : "NORMAL"}`);
+    this.#durable = durable;
+  }
+
+  #tx<T>(fn: () => T, durable: boolean): T {
+    this.#sync(durable);
     this.db.exec("BEGIN IMMEDIATE");
     try {
       const out = fn();
@@ -175,7 +189,7 @@ export class Store {
       }
       if (r.duplicates) this.#st.setMeta.run("duplicates_total", String(totals.duplicates + r.duplicates));
       return r;
-    });
+    }, true);
   }
 
   #apply(op: Op, now: number): Delta {
@@ -202,7 +216,7 @@ export class Store {
       const d: Delta = { queued: 0, inFlight: 0, dead: 0, deleted: 0 };
       for (const op of ops) addDelta(d, this.#apply(op, now));
       return d;
-    });
+    }, false);
   }
 
   /** Marks up to `n` oldest queued rows in flight and returns them in enqueue order. */
@@ -216,7 +230,7 @@ export class Store {
         }
       }
       return rows;
-    });
+    }, false);
   }
 
   /** `ts` of the oldest queued row, or null. */
@@ -233,6 +247,7 @@ export class Store {
 
   /** Persists a value. */
   setMeta(key: string, value: string): void {
+    this.#sync(true);
     this.#st.setMeta.run(key, value);
   }
 
@@ -241,11 +256,12 @@ export class Store {
     return this.#tx(() => {
       const queued = Number(this.#st.requeue.run(now).changes);
       return [Number(this.#st.purge.run().changes), queued];
-    });
+    }, true);
   }
 
   /** Deletes every dead letter; returns how many. */
   purgeDeadLetters(): number {
+    this.#sync(true);
     return Number(this.#st.purge.run().changes);
   }
 
