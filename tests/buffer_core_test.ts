@@ -12,6 +12,7 @@ import {
 import { SCHEMA_V1_SQL } from "../src/buffer/schema.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
 import { rec, recordingLog, withTempDir } from "./helpers/buffer_util.ts";
+import type { Metrics } from "../src/record/mod.ts";
 
 const OPTS = { maxRecords: 1000, whenFull: "drop_oldest" } as const;
 
@@ -190,5 +191,27 @@ Deno.test("buffer: a new file uses WAL, synchronous FULL and incremental auto-va
     assertEquals((db.prepare("PRAGMA auto_vacuum").get() as { auto_vacuum: number }).auto_vacuum, 2);
     db.close();
     assertEquals(readBufferStats(join(dir, "nothing-here")), null);
+  });
+});
+
+Deno.test("buffer: an invalid record is refused alone; the rest of its batch is stored", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    const good = [rec(1), rec(2)];
+    const bad = [
+      { ...rec(3), metrics: { big: 1n } as unknown as Metrics },
+      { ...rec(4), id: "not-an-id" },
+      { ...rec(5), ts: 1.5 },
+    ];
+    const out = await Promise.allSettled([good[0], ...bad, good[1]].map((r) => b.enqueue(r)));
+    assertEquals(out.map((o) => o.status), ["fulfilled", "rejected", "rejected", "rejected", "fulfilled"]);
+    const reasons = out.filter((o) => o.status === "rejected").map((o) =>
+      String((o as PromiseRejectedResult).reason)
+    );
+    assertStringIncludes(reasons[0], "InvalidRecordError: metrics:");
+    assertStringIncludes(reasons[1], 'id: expected 64 lowercase hex digits, got "not-an-id"');
+    assertStringIncludes(reasons[2], "ts: expected an integer, got 1.5");
+    assertEquals(b.claim(10).map((r) => r.id), good.map((r) => r.id));
+    await b.close();
   });
 });

@@ -20,7 +20,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { getLog, type Log } from "../log/mod.ts";
-import type { IdentifiedRecord } from "../record/mod.ts";
+import { type IdentifiedRecord, InvalidRecordError } from "../record/mod.ts";
 import {
   BufferClosedError,
   BufferFullError,
@@ -29,7 +29,7 @@ import {
   errorText,
 } from "./errors.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
-import { type Op, type Row, Store } from "./store.ts";
+import { type NewRow, type Op, type Row, Store } from "./store.ts";
 import {
   BUFFER_FILE,
   type BufferOptions,
@@ -40,7 +40,7 @@ import {
 } from "./types.ts";
 
 interface Pending {
-  readonly rec: IdentifiedRecord;
+  readonly row: NewRow;
   readonly d: PromiseWithResolvers<{ inserted: boolean }>;
 }
 
@@ -196,8 +196,14 @@ export class TelemetryBuffer {
         new BufferFullError(`buffer is full: ${this.#queued} records queued (max_records ${o.maxRecords})`),
       );
     }
+    let row: NewRow;
+    try {
+      row = toRow(record);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const d = Promise.withResolvers<{ inserted: boolean }>();
-    this.#pending.push({ rec: record, d });
+    this.#pending.push({ row, d });
     if (this.#pending.length >= o.commitMaxRecords && !this.#episode) this.#commit();
     else this.#schedule();
     return d.promise;
@@ -234,7 +240,7 @@ export class TelemetryBuffer {
     try {
       r = this.#store.commit(
         ops,
-        batch.map((p) => p.rec),
+        batch.map((p) => p.row),
         this.#o.now(),
         this.#queued,
         this.#o.whenFull === "drop_oldest" ? this.#o.maxRecords : null,
@@ -470,6 +476,10 @@ export class TelemetryBuffer {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#closed = true;
+    if (this.#droppedUnwarned) {
+      this.#lastDropWarn = -Infinity;
+      this.#warnDropped(0);
+    }
     const lost = this.#pending;
     this.#pending = [];
     if (lost.length) {
@@ -485,4 +495,34 @@ export class TelemetryBuffer {
     } catch { /* the next open recovers from the WAL */ }
     this.#store.close();
   }
+}
+
+const ID = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks what SQLite would otherwise refuse for the whole batch, and serialises the metrics (before the
+ * transaction, so one bad record cannot fail the others). Throws InvalidRecordError.
+ */
+function toRow(r: IdentifiedRecord): NewRow {
+  if (typeof r.id !== "string" || !ID.test(r.id)) {
+    throw new InvalidRecordError(`id: expected 64 lowercase hex digits, got ${JSON.stringify(r.id)}`);
+  }
+  if (typeof r.machine_id !== "string" || r.machine_id === "") {
+    throw new InvalidRecordError(
+      `machine_id: expected a non-empty string, got ${JSON.stringify(r.machine_id)}`,
+    );
+  }
+  if (!Number.isSafeInteger(r.ts)) {
+    throw new InvalidRecordError(`ts: expected an integer, got ${String(r.ts)}`);
+  }
+  let metrics: string | undefined;
+  try {
+    metrics = JSON.stringify(r.metrics);
+  } catch (e) {
+    throw new InvalidRecordError(`metrics: ${errorText(e)}`);
+  }
+  if (typeof metrics !== "string" || !metrics.startsWith("{")) {
+    throw new InvalidRecordError(`metrics: expected a JSON object, got ${metrics ?? typeof r.metrics}`);
+  }
+  return { id: r.id, machine_id: r.machine_id, ts: r.ts, metrics };
 }

@@ -4,7 +4,6 @@
  * TelemetryBuffer decides what a failure means (buffer.ts).
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { IdentifiedRecord } from "../record/mod.ts";
 import { CONNECTION_PRAGMAS, migrate, refuseNewer } from "./schema.ts";
 import type { DeadLetter } from "./types.ts";
 
@@ -22,6 +21,18 @@ export interface Row {
   metrics: string;
   /** Nacks so far. */
   attempts: number;
+}
+
+/** A record ready for insertion: its metrics already serialised. */
+export interface NewRow {
+  /** Record id. */
+  readonly id: string;
+  /** Machine id. */
+  readonly machine_id: string;
+  /** Record time. */
+  readonly ts: number;
+  /** Metrics JSON text. */
+  readonly metrics: string;
 }
 
 /** A change to claimed rows, addressed by seq. */
@@ -155,7 +166,7 @@ export class Store {
    */
   commit(
     ops: readonly Op[],
-    recs: readonly IdentifiedRecord[],
+    recs: readonly NewRow[],
     now: number,
     queuedBefore: number,
     maxQueued: number | null,
@@ -174,8 +185,7 @@ export class Store {
       for (const op of ops) addDelta(r, this.#apply(op, now));
       const ins = this.#st.insert;
       for (const rec of recs) {
-        const ok =
-          Number(ins.run(rec.id, rec.machine_id, rec.ts, JSON.stringify(rec.metrics), now).changes) > 0;
+        const ok = Number(ins.run(rec.id, rec.machine_id, rec.ts, rec.metrics, now).changes) > 0;
         r.inserted.push(ok);
         if (ok) r.queued++;
         else r.duplicates++;
