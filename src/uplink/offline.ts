@@ -16,6 +16,7 @@
  * (`<file>.rejected.ndjson`) with the reason; there is no buffer to keep them in.
  */
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
 import type { Config } from "../config/types.ts";
 import { BackoffSchedule } from "./backoff.ts";
@@ -45,6 +46,9 @@ export interface ExportReport {
 export async function exportQueued(config: Config, out: string, remove: boolean): Promise<ExportReport> {
   if (existsSync(out)) {
     throw new OfflineUsageError(`${out} already exists (choose another name or delete it)`);
+  }
+  if (!existsSync(dirname(out))) {
+    throw new OfflineUsageError(`--out ${out}: folder ${dirname(out)} does not exist`);
   }
   const lock = acquireDataDirLock(config.agent.dataDir);
   const buffer = TelemetryBuffer.open(config.agent.dataDir, {
