@@ -109,3 +109,36 @@ Deno.test("truncated, altered or foreign files are refused with one line, nothin
     await dir.cleanup();
   }
 });
+
+Deno.test("upload: records the cloud rejects are written next to the file (exit 1), the rest arrive", async () => {
+  const dir = await tempDir();
+  const ingest = await startIngest({
+    dbPath: join(dir.path, "ingest.db"),
+    apiKey: "k-upload",
+    rejectMode: "list",
+  });
+  try {
+    const data = join(dir.path, "data");
+    const buffer = openBuffer(data);
+    const recs = await seed(buffer, 300);
+    await buffer.close();
+    keyFile(dir.path, "k-upload");
+    const cfg = writeConfig(dir.path, ingest.url);
+    const file = join(dir.path, "r.simco");
+    assertEquals((await runCli(["export", "--config", cfg, "--out", file])).code, 0);
+    ingest.inject({ kind: "reject_id", id: recs[42].id, reason: "unknown machine" });
+    const r = await runCli(["upload", file, "--config", cfg]);
+    assertEquals(r.code, 1, r.stderr);
+    assertStringIncludes(r.stderr, `1 record(s) rejected by the cloud, listed in ${file}.rejected.ndjson`);
+    const rejected = Deno.readTextFileSync(`${file}.rejected.ndjson`).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
+    assertEquals(rejected.length, 1);
+    assertEquals(rejected[0].record.id, recs[42].id);
+    assertStringIncludes(rejected[0].reason, "unknown machine");
+    assertEquals(ingest.counts().unique, 299);
+  } finally {
+    await ingest.close();
+    await dir.cleanup();
+  }
+});
