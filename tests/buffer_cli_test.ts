@@ -3,6 +3,7 @@
  * named by a temp machines.toml.
  */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DENO_CONFIG } from "../src/runtime.ts";
 import { readBufferStats, TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assertEquals, assertStringIncludes } from "./assert.ts";
@@ -59,7 +60,7 @@ Deno.test("dead-letters CLI: list, purge needs --yes, requeue and purge refuse w
         "-A",
         "--config",
         DENO_CONFIG,
-        new URL("./helpers/buffer_lock_holder.ts", import.meta.url).pathname,
+        fileURLToPath(new URL("./helpers/buffer_lock_holder.ts", import.meta.url)),
         "hold",
         data,
       ],

@@ -1,5 +1,6 @@
 /** The buffer under failure: full disk, damaged files, and a data directory another process holds. */
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
 import { DENO_CONFIG } from "../src/runtime.ts";
 import { recordId } from "../src/record/mod.ts";
@@ -167,7 +168,7 @@ async function spawnHelper(mode: "hold" | "try", dir: string) {
       "-A",
       "--config",
       DENO_CONFIG,
-      new URL("./helpers/buffer_lock_holder.ts", import.meta.url).pathname,
+      fileURLToPath(new URL("./helpers/buffer_lock_holder.ts", import.meta.url)),
       mode,
       dir,
     ],
