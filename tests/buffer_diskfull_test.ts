@@ -1,0 +1,73 @@
+/**
+ * A real full file system: the data dir is a 2 MiB tmpfs, filled by the buffer itself. Needs Linux and the
+ * right to mount (root); elsewhere the test is skipped, and the max_page_count test in
+ * buffer_failure_test.ts covers the same path everywhere.
+ */
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { TelemetryBuffer } from "../src/buffer/mod.ts";
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { rec, recordingLog, waitFor } from "./helpers/buffer_util.ts";
+
+function canMount(): boolean {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  const dir = Deno.makeTempDirSync({ prefix: "simco-mount-probe-" });
+  try {
+    const ok =
+      new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], stderr: "null" })
+        .outputSync().success;
+    if (ok) new Deno.Command("umount", { args: [dir] }).outputSync();
+    return ok;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+Deno.test({
+  name: "buffer: a really full file system (tmpfs) pauses commits and they resume when space returns",
+  ignore: !canMount(),
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
+    const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })
+      .output();
+    assert(mount.success, "mount tmpfs");
+    try {
+      const ballast = join(root, "ballast");
+      await Deno.writeFile(ballast, new Uint8Array(900 * 1024));
+      const data = join(root, "data");
+      const log = recordingLog();
+      const b = TelemetryBuffer.open(data, {
+        maxRecords: 1_000_000,
+        whenFull: "drop_oldest",
+        log,
+        commitMaxRecords: 200,
+        maxPendingRecords: 20_000,
+        retryMaxMs: 50,
+      });
+      const done: Promise<unknown>[] = [];
+      let i = 0;
+      while (b.stats().storage_error === null && i < 20_000) {
+        done.push(b.enqueue(rec(i++)));
+        if (i % 200 === 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      await waitFor(() => b.stats().storage_error !== null, "the file system to fill up");
+      assertEquals(log.at("critical").length, 1);
+      assert(b.stats().pending > 0, "nothing waits in memory");
+      await Deno.remove(ballast); // space returns
+      await Promise.all(done);
+      assertEquals(b.stats().storage_error, null);
+      assertEquals(b.stats().queued, i);
+      assertStringIncludes(log.at("info").join("\n"), "buffer storage works again");
+      await b.close();
+      const db = new DatabaseSync(join(data, "buffer.db"), { readOnly: true });
+      assertEquals(Object.values(db.prepare("PRAGMA quick_check").get() as object)[0], "ok");
+      assertEquals((db.prepare("SELECT count(*) AS n FROM telemetry_buffer").get() as { n: number }).n, i);
+      db.close();
+    } finally {
+      await new Deno.Command("umount", { args: ["-l", root] }).output();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});
