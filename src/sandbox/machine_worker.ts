@@ -124,9 +124,12 @@ export class MachineWorker {
   /** Polls the machine once. Never throws. */
   poll(): Promise<PollOutcome> {
     const started = performance.now();
-    const run = this.#queue.then(() => this.#pollNow(started));
+    // Serialised: each poll starts after the previous one settled; the chain itself never rejects.
+    const run = this.#queue
+      .then(() => this.#pollNow(started))
+      .catch((e) => this.#fail(started, "crash", `internal error: ${oneLine(String(e))}`));
     this.#queue = run;
-    return run.catch((e) => this.#fail(started, "crash", `internal error: ${oneLine(String(e))}`));
+    return run;
   }
 
   #fail(started: number, cause: FailureCause, message: string): PollOutcome {

@@ -11,7 +11,6 @@
  * - a Web Worker that dies from an uncaught error ends the process with exit code 70 after a `fatal` line;
  * - a driver calling `Deno.exit(code)` ends the process with that code (see driver_host.ts).
  */
-import { fileURLToPath as fromFileUrl } from "node:url";
 import { readLines } from "./lines.ts";
 import {
   MAX_LINE_BYTES,
@@ -66,6 +65,15 @@ function withModule(p: SandboxPermissions, module: string | null): SandboxPermis
   if (module === null || !module.startsWith("file:")) return p;
   const file = fromFileUrl(module);
   return { ...p, read: p.read === false ? [file] : [...p.read, file] };
+}
+
+/**
+ * Path of a `file:` URL (`file:///C:/x` is `C:\\x` on Windows). Written out rather than imported from
+ * `node:url`: loading Node compatibility modules costs this process memory, once per machine.
+ */
+export function fromFileUrl(url: string): string {
+  const path = decodeURIComponent(new URL(url).pathname);
+  return Deno.build.os === "windows" ? path.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\") : path;
 }
 
 /** Runs the worker until stdin closes or a `close` request is answered; resolves to the exit code. */
