@@ -71,3 +71,51 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "buffer: opening on a full file system does not fail; the buffer opens itself when space returns",
+  ignore: !canMount(),
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
+    const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })
+      .output();
+    assert(mount.success, "mount tmpfs");
+    try {
+      const data = join(root, "data");
+      const quiet = recordingLog();
+      const first = TelemetryBuffer.open(data, { maxRecords: 1000, whenFull: "drop_oldest", log: quiet });
+      await Promise.all(Array.from({ length: 100 }, (_, i) => first.enqueue(rec(i))));
+      first.claim(10); // left in flight: stale at the next open
+      await first.close();
+      // Fill the file system to the last byte.
+      const ballast = await Deno.open(join(root, "ballast"), { write: true, create: true });
+      const chunk = new Uint8Array(4096);
+      try {
+        for (;;) await ballast.write(chunk);
+      } catch { /* ENOSPC */ }
+      ballast.close();
+      const log = recordingLog();
+      const b = TelemetryBuffer.open(data, {
+        maxRecords: 1000,
+        whenFull: "drop_oldest",
+        log,
+        retryMaxMs: 50,
+      });
+      try {
+        const late = Array.from({ length: 5 }, (_, i) => b.enqueue(rec(1000 + i)));
+        await waitFor(() => b.stats().storage_error !== null, "the storage error");
+        assertEquals(log.at("critical").length, 1, log.lines.map((l) => l.message).join("\n"));
+        await Deno.remove(join(root, "ballast"));
+        await Promise.all(late);
+        assertEquals(b.stats().storage_error, null);
+        assertEquals([b.stats().queued, b.stats().in_flight], [105, 0]);
+        assertEquals(b.claim(1000).length, 105);
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await new Deno.Command("umount", { args: ["-l", root] }).output();
+      await Deno.remove(root, { recursive: true });
+    }
+  },
+});

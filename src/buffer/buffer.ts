@@ -54,7 +54,7 @@ export class TelemetryBuffer {
   readonly #path: string;
   readonly #o: Settings;
   readonly #log: Log;
-  #store!: Store;
+  #store: Store | null = null;
   #pending: Pending[] = [];
   #deferred: Op[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -102,8 +102,10 @@ export class TelemetryBuffer {
     try {
       buf.#connect();
     } catch (e) {
-      if (classifySqliteError(e) !== "corrupt") throw e;
-      buf.#replaceDamaged(e);
+      const kind = classifySqliteError(e);
+      if (kind === "corrupt") buf.#replaceDamaged(e);
+      else if (kind === "storage" || kind === "busy") buf.#failed(e); // opened later by the commit retries
+      else throw e;
     }
     return buf;
   }
@@ -122,19 +124,28 @@ export class TelemetryBuffer {
     this.#loadCounts();
   }
 
+  /** The open store; throws BufferUnavailableError while storage failed before the file could be opened. */
+  #s(): Store {
+    if (this.#store) return this.#store;
+    throw new BufferUnavailableError(
+      `buffer file is not open yet: ${this.#episode?.error ?? "unknown error"}`,
+    );
+  }
+
   #loadCounts(): void {
-    const c = this.#store.counts();
+    const c = this.#s().counts();
     this.#queued = c.rows; // nothing is in flight right after open
     this.#inFlight = 0;
     this.#claimed.clear();
     this.#dead = c.dead;
-    this.#dropped = Number(this.#store.getMeta("dropped_total") ?? 0);
-    this.#duplicates = Number(this.#store.getMeta("duplicates_total") ?? 0);
+    this.#dropped = Number(this.#s().getMeta("dropped_total") ?? 0);
+    this.#duplicates = Number(this.#s().getMeta("duplicates_total") ?? 0);
   }
 
   /** Moves the damaged file aside, salvages it into a fresh one, logs CRITICAL with the path. */
   #replaceDamaged(cause: unknown): void {
     this.#store?.close();
+    this.#store = null;
     const movedTo = moveAside(this.#path, this.#o.now());
     const { store } = Store.open(this.#path, this.#o.maxPageCount);
     this.#store = store;
@@ -218,7 +229,7 @@ export class TelemetryBuffer {
 
   #schedule(): void {
     if (this.#timer !== undefined || this.#closed) return;
-    if (!this.#pending.length && !this.#deferred.length) return;
+    if (!this.#pending.length && !this.#deferred.length && this.#store) return;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#commit();
@@ -231,14 +242,15 @@ export class TelemetryBuffer {
       clearTimeout(this.#timer);
       this.#timer = undefined;
     }
-    if (this.#closed || (this.#pending.length === 0 && this.#deferred.length === 0)) return;
+    if (this.#closed || (this.#pending.length === 0 && this.#deferred.length === 0 && this.#store)) return;
     const batch = this.#pending;
     const ops = this.#deferred;
     this.#pending = [];
     this.#deferred = [];
     let r;
     try {
-      r = this.#store.commit(
+      if (!this.#store) this.#connect();
+      r = this.#s().commit(
         ops,
         batch.map((p) => p.row),
         this.#o.now(),
@@ -313,7 +325,7 @@ export class TelemetryBuffer {
     if (this.#closed) throw new BufferClosedError("buffer is closed");
     let d;
     try {
-      d = this.#store.apply([op], this.#o.now());
+      d = this.#s().apply([op], this.#o.now());
     } catch (e) {
       if (classifySqliteError(e) !== "corrupt") this.#deferred.push(op);
       this.#failed(e);
@@ -333,6 +345,7 @@ export class TelemetryBuffer {
   claim(n: number): ClaimedRecord[] {
     if (this.#closed) throw new BufferClosedError("buffer is closed");
     if (!(n >= 1)) return [];
+    if (!this.#store) return [];
     let rows: Row[];
     try {
       rows = this.#store.claim(Math.floor(n));
@@ -395,7 +408,7 @@ export class TelemetryBuffer {
   stats(): BufferStats {
     let oldest: number | null = null;
     try {
-      oldest = this.#store.oldestQueuedTs();
+      oldest = this.#store?.oldestQueuedTs() ?? null;
     } catch { /* storage trouble: unknown for now */ }
     return {
       queued: this.#queued,
@@ -416,32 +429,32 @@ export class TelemetryBuffer {
    */
   setMaxPageCount(pages: number | null): void {
     this.#o.maxPageCount = pages ?? undefined;
-    this.#store.setMaxPageCount(pages);
+    this.#store?.setMaxPageCount(pages);
   }
 
   /** Pages the file has now. */
   pageCount(): number {
-    return this.#store.pageCount();
+    return this.#s().pageCount();
   }
 
   /** Reads a small persisted value (null when absent). */
   getMeta(key: string): string | null {
-    return this.#store.getMeta(key);
+    return this.#s().getMeta(key);
   }
 
   /** Writes a small persisted value, in its own transaction. */
   setMeta(key: string, value: string): void {
-    this.#store.setMeta(key, value);
+    this.#s().setMeta(key, value);
   }
 
   /** The dead letters, oldest first (at most `limit`). */
   listDeadLetters(limit = Number.MAX_SAFE_INTEGER): DeadLetter[] {
-    return this.#store.listDeadLetters(limit);
+    return this.#s().listDeadLetters(limit);
   }
 
   /** Moves every dead letter back to the queue (attempts 0). Returns how many dead letters were moved. */
   requeueDeadLetters(): number {
-    const [moved, queued] = this.#store.requeueDeadLetters(this.#o.now());
+    const [moved, queued] = this.#s().requeueDeadLetters(this.#o.now());
     this.#queued += queued;
     this.#dead -= moved;
     return moved;
@@ -449,7 +462,7 @@ export class TelemetryBuffer {
 
   /** Deletes every dead letter for good. Returns how many. */
   purgeDeadLetters(): number {
-    const n = this.#store.purgeDeadLetters();
+    const n = this.#s().purgeDeadLetters();
     this.#dead -= n;
     this.#deletedSinceVacuum += n;
     this.#maybeVacuum();
@@ -460,7 +473,7 @@ export class TelemetryBuffer {
     if (!force && this.#deletedSinceVacuum < VACUUM_AFTER_DELETES) return;
     this.#deletedSinceVacuum = 0;
     try {
-      this.#store.vacuum(force);
+      this.#store?.vacuum(force);
     } catch { /* space comes back on a later try */ }
   }
 
@@ -490,10 +503,11 @@ export class TelemetryBuffer {
       for (const p of lost) p.d.reject(err);
     }
     try {
-      this.#store.vacuum(true);
-      this.#store.checkpoint();
+      this.#store?.vacuum(true);
+      this.#store?.checkpoint();
     } catch { /* the next open recovers from the WAL */ }
-    this.#store.close();
+    this.#store?.close();
+    this.#store = null;
   }
 }
 

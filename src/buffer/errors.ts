@@ -50,6 +50,7 @@ export type FailureKind = "storage" | "corrupt" | "busy" | "other";
  * image, not a database: move aside), `busy` (another connection holds a lock), `other` (a bug or misuse).
  */
 export function classifySqliteError(e: unknown): FailureKind {
+  if (e instanceof BufferUnavailableError) return "storage";
   const msg = e instanceof Error ? e.message.toLowerCase() : String(e).toLowerCase();
   if (
     msg.includes("database or disk is full") || msg.includes("disk i/o error") ||
