@@ -215,3 +215,19 @@ Deno.test("buffer: an invalid record is refused alone; the rest of its batch is 
     await b.close();
   });
 });
+
+Deno.test("readBufferStats: no file or an empty file is null; counts come from a live writer", async () => {
+  await withTempDir(async (dir) => {
+    assertEquals(readBufferStats(dir), null);
+    new DatabaseSync(join(dir, "buffer.db")).close(); // created, no tables yet
+    assertEquals(readBufferStats(dir), null);
+    assertEquals(readDeadLetters(dir), []);
+    const b = TelemetryBuffer.open(dir, OPTS);
+    await Promise.all([10, 11, 12].map((t) => b.enqueue(rec(t))));
+    b.claim(1);
+    const s = readBufferStats(dir)!;
+    assertEquals([s.queued, s.in_flight, s.oldest_queued_ts], [2, 1, 11]);
+    assert(s.file_bytes > 0);
+    await b.close();
+  });
+});

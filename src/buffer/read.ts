@@ -16,6 +16,11 @@ function openReadOnly(dataDir: string): DatabaseSync | null {
   db.exec("PRAGMA busy_timeout = 5000");
   try {
     refuseNewer(db, path);
+    // A file being created by its first open has no tables yet: nothing to read.
+    if (!db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'telemetry_buffer'").get()) {
+      db.close();
+      return null;
+    }
   } catch (e) {
     db.close();
     throw e;
@@ -23,15 +28,22 @@ function openReadOnly(dataDir: string): DatabaseSync | null {
   return db;
 }
 
-/** Counts and sizes of `<dataDir>/buffer.db`, read-only; null when there is no buffer file. */
+/**
+ * Counts and sizes of `<dataDir>/buffer.db`, read-only; null when there is no buffer yet. Throws SQLite's
+ * error for a damaged file and BufferSchemaTooNewError for a newer one.
+ */
 export function readBufferStats(dataDir: string): BufferStats | null {
   const db = openReadOnly(dataDir);
   if (!db) return null;
   try {
-    const counts = db.prepare(
-      "SELECT count(*) FILTER (WHERE state = 'queued') AS q, count(*) FILTER (WHERE state = 'in_flight') AS f " +
-        "FROM telemetry_buffer",
-    ).get() as { q: number; f: number };
+    // count(*) walks the smallest index; the in-flight count uses the partial index (a few rows).
+    const total = Number((db.prepare("SELECT count(*) AS n FROM telemetry_buffer").get() as { n: number }).n);
+    const f = Number(
+      (db.prepare("SELECT count(*) AS n FROM telemetry_buffer WHERE state = 'in_flight'").get() as {
+        n: number;
+      }).n,
+    );
+    const counts = { q: total - f, f };
     const hasDead = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'dead_letter'").get() !== undefined;
     const dead = hasDead
       ? Number((db.prepare("SELECT count(*) AS n FROM dead_letter").get() as { n: number }).n)
