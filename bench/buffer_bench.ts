@@ -168,6 +168,7 @@ async function throughput(dir: string): Promise<void> {
   console.log(`records: ${N.toLocaleString("en-US")}, metrics ${recordBytes} bytes of JSON, 8 machines`);
   console.log(`enqueue (makeRecord + id)  ${withIds}`);
   console.log(`enqueue (ids precomputed)  ${rate(N, enqMs)}`);
+  const claimRates: [number, number][] = [];
   for (const batch of [1000, 100]) {
     const half = batch === 1000 ? Math.floor(N / 2) : N - Math.floor(N / 2);
     t = performance.now();
@@ -180,10 +181,16 @@ async function throughput(dir: string): Promise<void> {
     }
     const ms = performance.now() - t;
     console.log(`claim+ack (batch ${String(batch).padEnd(4)})    ${rate(n, ms)}`);
+    claimRates.push([batch, n / (ms / 1000)]);
   }
   await b.close();
   const ref = await sqliteCliReference(dir, recs);
-  if (ref) console.log(`ratio enqueue / sqlite3    ${(enqRate / ref).toFixed(2)}`);
+  if (ref) {
+    console.log(`ratio enqueue / sqlite3    ${(enqRate / ref).toFixed(2)} (ids precomputed)`);
+    for (const [batch, r] of claimRates) {
+      console.log(`ratio claim+ack(${batch}) / sqlite3 insert ${(r / ref).toFixed(2)}`);
+    }
+  }
   randomKeyDesignCheck(dir, recs.slice(0, Math.min(N, 100_000)));
 }
 
@@ -239,7 +246,10 @@ export const bufferSuite: Suite = {
   async run() {
     const dir = await Deno.makeTempDir({ prefix: "simco-buffer-bench-" });
     try {
-      console.log(`SQLite ${sqliteVersion()}, WAL, synchronous=FULL, temp dir ${dir}`);
+      console.log(`SQLite ${sqliteVersion()}, WAL, synchronous=FULL for new records, temp dir ${dir}`);
+      console.log(
+        `load average at start: ${Deno.loadavg().map((l) => l.toFixed(2)).join(" ")} (2 cores shared)`,
+      );
       await throughput(dir);
       await startupAndSpace(dir);
     } finally {

@@ -93,6 +93,14 @@ Deno.test("buffer: closing while the disk is still full rejects the waiting reco
   });
 });
 
+function indexOf(hay: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
 function damage(path: string, offset: number, length: number): void {
   const f = Deno.openSync(path, { read: true, write: true });
   try {
@@ -125,41 +133,59 @@ Deno.test("buffer: a file that is not a database is moved aside; a fresh buffer 
   });
 });
 
-Deno.test("buffer: damaged pages are moved aside and every readable record is salvaged", async () => {
-  await withTempDir(async (dir) => {
-    const b = TelemetryBuffer.open(dir, OPTS);
-    const originals = new Map<string, number>();
-    for (let i = 0; i < 4000; i++) {
-      const r = rec(i);
-      originals.set(r.id, r.ts);
-      void b.enqueue(r);
-    }
-    await b.flush();
-    b.deadLetter(b.claim(3).map((r) => ({ id: r.id, reason: "rejected" })));
-    await b.close();
-    const path = join(dir, "buffer.db");
-    const pages = Deno.statSync(path).size / 4096;
-    damage(path, Math.floor(pages / 2) * 4096, 3 * 4096);
-    const log = recordingLog();
-    const b2 = TelemetryBuffer.open(dir, { ...OPTS, log });
-    const crit = log.at("critical").join("\n");
-    assertMatch(crit, /moved it to .*buffer\.db\.corrupt-\d{8}T\d{6}Z, salvaged (\d+) records/);
-    const salvaged = Number(/salvaged (\d+) records/.exec(crit)![1]);
-    const got = b2.claim(10_000);
-    assertEquals(got.length, salvaged);
-    assert(salvaged > 3000 && salvaged < 3997, `salvaged ${salvaged} of 3997`);
-    for (const r of got) {
-      assertEquals(originals.get(r.id), r.ts, "salvage invented a record");
-      assertEquals(recordId(r), r.id);
-    }
-    assertEquals(new Set(got.map((r) => r.id)).size, got.length);
-    assertEquals(b2.stats().dead_letter, 3);
-    await b2.close();
-    const fresh = new DatabaseSync(path, { readOnly: true });
-    assertEquals(Object.values(fresh.prepare("PRAGMA quick_check").get() as object)[0], "ok");
-    fresh.close();
+for (const quickCheck of ["background", "blocking"] as const) {
+  Deno.test(`buffer: damaged pages are moved aside and every readable record is salvaged (${quickCheck} check)`, async () => {
+    await withTempDir(async (dir) => {
+      const b = TelemetryBuffer.open(dir, OPTS);
+      const originals = new Map<string, number>();
+      for (let i = 0; i < 4000; i++) {
+        const r = rec(i);
+        originals.set(r.id, r.ts);
+        void b.enqueue(r);
+      }
+      await b.flush();
+      b.deadLetter(b.claim(3).map((r) => ({ id: r.id, reason: "rejected" })));
+      await b.close();
+      const path = join(dir, "buffer.db");
+      // Damage two table pages (they hold the metrics text; index pages do not), which open itself does not
+      // read: only quick_check finds them.
+      const bytes = Deno.readFileSync(path);
+      const marker = new TextEncoder().encode("O1234-PART-A");
+      const tablePages: number[] = [];
+      for (let p = 1; p * 4096 < bytes.length; p++) {
+        const page = bytes.subarray(p * 4096, (p + 1) * 4096);
+        if (indexOf(page, marker) >= 0) tablePages.push(p);
+      }
+      const mid = Math.floor(tablePages.length / 2);
+      for (const p of tablePages.slice(mid, mid + 2)) damage(path, p * 4096, 64);
+      const log = recordingLog();
+      const b2 = TelemetryBuffer.open(dir, { ...OPTS, log, quickCheck });
+      try {
+        // Found by quick_check: inside open, or reported by the worker shortly after.
+        await waitFor(() => log.at("critical").length > 0, "the damage to be found");
+        const crit = log.at("critical").join("\n");
+        assertEquals(log.at("critical").length, 1, crit);
+        assertStringIncludes(crit, "quick_check");
+        assertMatch(crit, /moved it to .*buffer\.db\.corrupt-\d{8}T\d{6}Z, salvaged (\d+) records/);
+        const salvaged = Number(/salvaged (\d+) records/.exec(crit)![1]);
+        const got = b2.claim(10_000);
+        assertEquals(got.length, salvaged);
+        assert(salvaged > 3000 && salvaged < 3997, `salvaged ${salvaged} of 3997`);
+        for (const r of got) {
+          assertEquals(originals.get(r.id), r.ts, "salvage invented a record");
+          assertEquals(recordId(r), r.id);
+        }
+        assertEquals(new Set(got.map((r) => r.id)).size, got.length);
+        assertEquals(b2.stats().dead_letter, 3);
+      } finally {
+        await b2.close();
+      }
+      const fresh = new DatabaseSync(path, { readOnly: true });
+      assertEquals(Object.values(fresh.prepare("PRAGMA quick_check").get() as object)[0], "ok");
+      fresh.close();
+    });
   });
-});
+}
 
 async function spawnHelper(mode: "hold" | "try", dir: string) {
   const child = new Deno.Command(Deno.execPath(), {

@@ -103,6 +103,7 @@ Deno.test("buffer: model-based enqueue/claim/ack/nack/dead-letter/restart never 
             whenFull: "drop_oldest" as const,
             commitMaxRecords: 5,
             commitIntervalMs: 2,
+            quickCheck: "blocking" as const, // tiny files; no worker per restart
             log: { debug() {}, info() {}, warn() {}, error() {}, critical() {} },
           };
           const model = new Model(opts.maxRecords, true);

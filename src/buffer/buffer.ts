@@ -28,6 +28,7 @@ import {
   classifySqliteError,
   errorText,
 } from "./errors.ts";
+import { type QuickCheck, startQuickCheck } from "./check.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
 import { type NewRow, type Op, type Row, Store } from "./store.ts";
 import {
@@ -71,6 +72,9 @@ export class TelemetryBuffer {
   #droppedUnwarned = 0;
   #lastDropWarn = -Infinity;
   #deletedSinceVacuum = 0;
+  #check: QuickCheck | null = null;
+  /** Bumped whenever the file is replaced, so a late verdict about the old file is ignored. */
+  #generation = 0;
 
   private constructor(path: string, opts: BufferOptions) {
     this.#path = path;
@@ -83,6 +87,7 @@ export class TelemetryBuffer {
       maxPendingRecords: opts.maxPendingRecords ?? 10 * commitMaxRecords,
       retryMaxMs: opts.retryMaxMs ?? 5000,
       maxPageCount: opts.maxPageCount,
+      quickCheck: opts.quickCheck ?? "background",
       now: opts.now ?? Date.now,
     };
     this.#log = opts.log ?? getLog("buffer");
@@ -116,8 +121,10 @@ export class TelemetryBuffer {
   }
 
   #connect(): void {
-    const { store, stale } = Store.open(this.#path, this.#o.maxPageCount);
+    const background = this.#o.quickCheck === "background";
+    const { store, stale } = Store.open(this.#path, this.#o.maxPageCount, !background);
     this.#store = store;
+    if (background) this.#startCheck();
     if (stale > 0) {
       this.#log.info(`returned ${stale} stale in-flight records to the queue`, { path: this.#path });
     }
@@ -142,26 +149,63 @@ export class TelemetryBuffer {
     this.#duplicates = Number(this.#s().getMeta("duplicates_total") ?? 0);
   }
 
+  #startCheck(): void {
+    const generation = this.#generation;
+    const started = performance.now();
+    this.#check?.cancel();
+    this.#check = startQuickCheck(this.#path, (verdict) => {
+      this.#check = null;
+      if (this.#closed || generation !== this.#generation) return;
+      const ms = Math.round(performance.now() - started);
+      if (verdict === "ok") {
+        this.#log.info(`${this.#path} passed quick_check in ${ms} ms`);
+        return;
+      }
+      const damaged = !verdict.startsWith("error: ") || classifySqliteError(verdict) === "corrupt";
+      if (!damaged) {
+        this.#log.warn(`quick_check of ${this.#path} could not run (${verdict}); not checked this time`);
+        return;
+      }
+      try {
+        this.#replaceDamaged(new Error(`quick_check: ${verdict.replace(/^error: /, "")}`));
+      } catch (e) {
+        this.#log.critical(`buffer file ${this.#path} is damaged and could not be replaced: ${errorText(e)}`);
+      }
+    });
+  }
+
   /** Moves the damaged file aside, salvages it into a fresh one, logs CRITICAL with the path. */
   #replaceDamaged(cause: unknown): void {
+    this.#generation++;
+    this.#check?.cancel();
+    this.#check = null;
     this.#store?.close();
     this.#store = null;
     const movedTo = moveAside(this.#path, this.#o.now());
-    const { store } = Store.open(this.#path, this.#o.maxPageCount);
-    this.#store = store;
     let salvaged = { records: 0, deadLetters: 0 };
     try {
-      salvaged = salvageInto(movedTo, store.db, this.#o.now());
+      const { store } = Store.open(this.#path, this.#o.maxPageCount, false);
+      this.#store = store;
+      try {
+        salvaged = salvageInto(movedTo, store.db, this.#o.now());
+      } catch (e) {
+        this.#log.error(`salvage from ${movedTo} stopped: ${errorText(e)}`);
+      }
+      this.#loadCounts();
     } catch (e) {
-      this.#log.error(`salvage from ${movedTo} stopped: ${errorText(e)}`);
+      const kind = classifySqliteError(e);
+      if (kind !== "storage" && kind !== "busy") throw e;
+      this.#storageFailing(e); // the fresh file is created by the commit retries
+      this.#queued = this.#inFlight = this.#dead = 0;
+      this.#claimed.clear();
     }
-    this.#loadCounts();
     this.#deferred = []; // they addressed rows of the old file; those rows are queued again
     this.#log.critical(
       `buffer file was damaged (${errorText(cause)}): moved it to ${movedTo}, salvaged ${salvaged.records} ` +
         `records and ${salvaged.deadLetters} dead letters into a fresh ${this.#path}`,
       { moved_to: movedTo, path: this.#path },
     );
+    this.#schedule();
   }
 
   /**
@@ -489,6 +533,8 @@ export class TelemetryBuffer {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#closed = true;
+    this.#check?.cancel();
+    this.#check = null;
     if (this.#droppedUnwarned) {
       this.#lastDropWarn = -Infinity;
       this.#warnDropped(0);

@@ -101,17 +101,19 @@ export class Store {
 
   /**
    * Opens `path` read-write: refuses a newer schema before writing anything, sets the connection pragmas,
-   * migrates, runs quick_check (a failure throws a "malformed" error, handled as damage), applies the page
+   * migrates, runs quick_check when asked (a failure throws a "malformed" error, handled as damage), applies the page
    * cap and returns stale in-flight rows to the queue. Returns the store and how many rows were stale.
    */
-  static open(path: string, maxPageCount?: number): { store: Store; stale: number } {
+  static open(path: string, maxPageCount?: number, quickCheck = true): { store: Store; stale: number } {
     const db = new DatabaseSync(path);
     try {
       refuseNewer(db, path);
       db.exec(CONNECTION_PRAGMAS);
       migrate(db, path);
-      const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
-      if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
+      if (quickCheck) {
+        const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
+        if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
+      }
       if (maxPageCount !== undefined) db.prepare(`PRAGMA max_page_count = ${maxPageCount}`).get();
       const stale = Number(
         db.prepare("UPDATE telemetry_buffer SET state = 'queued' WHERE state = 'in_flight'").run().changes,

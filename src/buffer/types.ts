@@ -24,6 +24,11 @@ export interface BufferOptions {
   retryMaxMs?: number;
   /** Caps the file at this many pages (SQLite `max_page_count`): a hard quota; tests use it to fill the "disk". */
   maxPageCount?: number;
+  /**
+   * When `PRAGMA quick_check` runs: `background` (default) in a worker right after open, so startup does not
+   * wait for a read of the whole file; `blocking` inside open.
+   */
+  quickCheck?: "background" | "blocking";
   /** Clock for enqueue and dead-letter times (default Date.now). */
   now?: () => number;
 }
