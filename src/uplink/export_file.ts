@@ -16,7 +16,7 @@ import { createGunzip, gzipSync } from "node:zlib";
 import { createInterface } from "node:readline";
 import { basename, dirname, join } from "node:path";
 import { recordId } from "../record/mod.ts";
-import { encodeBatchJson, ID_PATTERN, type WireRecord } from "./protocol.ts";
+import { ID_PATTERN, type WireRecord } from "./protocol.ts";
 
 /** Format name in the header. */
 export const EXPORT_FORMAT = "simco-export";
@@ -118,8 +118,7 @@ function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
 
 /** One record line (with "\n"), in the exact wire form. */
 export function recordLine(r: WireRecord): string {
-  const json = encodeBatchJson("", 0, [r]);
-  return json.slice(json.indexOf("[") + 1, -2) + "\n";
+  return JSON.stringify({ id: r.id, machine_id: r.machine_id, ts: r.ts, metrics: r.metrics }) + "\n";
 }
 
 /**

@@ -44,22 +44,18 @@ export const ID_PATTERN = /^[0-9a-f]{64}$/;
 
 /** Serialises a batch as the JSON request body (only the four wire fields of each record). */
 export function encodeBatchJson(agentId: string, sentAt: number, records: readonly WireRecord[]): string {
-  const parts: string[] = new Array(records.length);
+  const wire = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    parts[i] = `{"id":${JSON.stringify(r.id)},"machine_id":${JSON.stringify(r.machine_id)},"ts":${
-      JSON.stringify(r.ts)
-    },"metrics":${JSON.stringify(r.metrics)}}`;
+    wire[i] = { id: r.id, machine_id: r.machine_id, ts: r.ts, metrics: r.metrics };
   }
-  return `{"agent_id":${JSON.stringify(agentId)},"sent_at":${JSON.stringify(sentAt)},"records":[${
-    parts.join(",")
-  }]}`;
+  return JSON.stringify({ agent_id: agentId, sent_at: sentAt, records: wire });
 }
 
-/** The request body bytes and the headers that describe them. */
+/** The request body and the header that describes it. */
 export interface EncodedBody {
-  /** Bytes to send. */
-  readonly body: Uint8Array<ArrayBuffer>;
+  /** Bytes to send (gzip), or the JSON text (fetch encodes it as UTF-8). */
+  readonly body: Uint8Array<ArrayBuffer> | string;
   /** `gzip` or null. */
   readonly contentEncoding: "gzip" | null;
 }
@@ -71,7 +67,7 @@ export function encodeBatch(
   records: readonly WireRecord[],
   gzip: boolean,
 ): EncodedBody {
-  const json = new TextEncoder().encode(encodeBatchJson(agentId, sentAt, records));
+  const json = encodeBatchJson(agentId, sentAt, records);
   if (!gzip) return { body: json, contentEncoding: null };
   return { body: new Uint8Array(gzipSync(json, { level: 1 })), contentEncoding: "gzip" };
 }
