@@ -307,8 +307,12 @@ export class Store {
     }
   }
 
-  /** Checkpoints the WAL into the file and truncates it. */
+  /**
+   * Checkpoints the WAL into the file and truncates it, without waiting for readers (a running quick_check
+   * or `status`): if one holds the WAL, it stays for the next open to fold in.
+   */
   checkpoint(): void {
+    this.db.exec("PRAGMA busy_timeout = 0");
     this.db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").all();
   }
 
