@@ -220,7 +220,12 @@ export class TelemetryBuffer {
       return true;
     }
     if (kind === "corrupt") {
-      this.#replaceDamaged(e);
+      try {
+        this.#replaceDamaged(e);
+      } catch (e2) {
+        // e.g. the damaged file cannot be renamed: treat it as failing storage and try again later.
+        this.#storageFailing(new Error(`damaged buffer file could not be replaced: ${errorText(e2)}`));
+      }
       this.#schedule();
       return true;
     }
@@ -305,7 +310,12 @@ export class TelemetryBuffer {
     } catch (e) {
       const kind = classifySqliteError(e);
       if (kind === "other") {
-        this.#log.error(`buffer commit failed: ${errorText(e)}; ${batch.length} records not buffered`);
+        this.#log.error(
+          `buffer commit failed: ${errorText(e)}; ${batch.length} records not buffered` +
+            (ops.length
+              ? `; ${ops.length} acks/nacks not applied (those records are queued again at the next start)`
+              : ""),
+        );
         for (const p of batch) p.d.reject(e);
         return;
       }
