@@ -19,27 +19,11 @@ import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.t
 import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
 import type { EncodedBody, Rejection, WireRecord } from "./protocol.ts";
 import type { PostResult } from "./classify.ts";
-import { readDrainRequest, writeUplinkStatus } from "./state_files.ts";
+import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
+import { sleep, yieldToEventLoop } from "./timing.ts";
 
 export { ApiKeyError, resolveApiKey } from "./http.ts";
 export { type PersistedUplinkStatus, readUplinkStatus } from "./state_files.ts";
-
-/** Uploader state, as shown by `status`. */
-export type UplinkState = "idle" | "ok" | "backoff" | "auth_error" | "config_error";
-
-/** A snapshot of the uploader. */
-export interface UplinkStatus {
-  /** Current state. */
-  state: UplinkState;
-  /** Epoch ms of the last 2xx, or null. */
-  last_success_ts: number | null;
-  /** Last problem as one line (never the api key), or null. */
-  last_error: string | null;
-  /** Records acknowledged by the cloud since this uploader started. */
-  sent_total: number;
-  /** Epoch ms of the next attempt while waiting, else null. */
-  next_attempt_ts: number | null;
-}
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
@@ -91,8 +75,8 @@ export interface DrainResult {
 export const STOP_GRACE_MS = 2_000;
 /** Pause between claims when the queue is empty or a batch was not full (lets records collect). */
 export const IDLE_POLL_MS = 200;
-const DRAIN_CHECK_MS = 250;
-const STATUS_WRITE_MS = 1_000;
+/** Longest single sleep while waiting, so a drain request or the stop signal is noticed promptly. */
+const WAIT_SLICE_MS = 250;
 
 /** Uploads the buffer's records; see the module comment. */
 export class Uploader {
@@ -101,22 +85,9 @@ export class Uploader {
   readonly #log: Log;
   readonly #clock: () => number;
   readonly #schedule: BackoffSchedule;
-  #status: UplinkStatus = {
-    state: "idle",
-    last_success_ts: null,
-    last_error: null,
-    sent_total: 0,
-    next_attempt_ts: null,
-  };
+  readonly #report: UplinkReporter;
   #batchLimit: number;
-  #episodeLogged = false;
-  #failingSince: number | null = null;
   #retryAfterUntil = 0;
-  #drainCheckAt = 0;
-  #drainRequestId: string | null = null;
-  #drainDone = false;
-  #statusWrittenAt = 0;
-  #statusKey = "";
   #lastKey: string | null = null;
 
   /** @param buffer the TelemetryBuffer (anything with claim/ack/nack/deadLetter) */
@@ -127,11 +98,18 @@ export class Uploader {
     this.#clock = opts.clock ?? Date.now;
     this.#schedule = new BackoffSchedule(opts.uplink.maxBackoffMs, opts.random ?? Math.random);
     this.#batchLimit = opts.uplink.batchSize;
+    this.#report = new UplinkReporter(
+      opts.dataDir,
+      this.#log,
+      this.#clock,
+      opts.uplink.url,
+      opts.uplink.maxBackoffMs,
+    );
   }
 
   /** A copy of the current status. */
   status(): UplinkStatus {
-    return { ...this.#status };
+    return this.#report.snapshot();
   }
 
   /**
@@ -144,7 +122,7 @@ export class Uploader {
     let holdUntil = 0; // idle polls and local failures (honoured always)
     try {
       while (!signal.aborted) {
-        const drain = this.#checkDrainRequest();
+        const drain = this.#report.drainRequested();
         const now = this.#clock();
         const due = Math.max(
           holdUntil,
@@ -152,8 +130,8 @@ export class Uploader {
         );
         if (due > now) {
           this.#settle();
-          this.#setStatus({ next_attempt_ts: due });
-          await this.#sleep(Math.min(due - now, DRAIN_CHECK_MS), signal);
+          this.#report.set({ next_attempt_ts: due });
+          await sleep(Math.min(due - now, WAIT_SLICE_MS), signal);
           continue;
         }
         if (!transport) {
@@ -176,7 +154,7 @@ export class Uploader {
         }
         nextAt = step.nextAt;
         if (step.emptied) this.#settle();
-        if (drain && step.emptied) this.#markDrainDone();
+        if (drain && step.emptied) this.#report.drainDone();
         if (step.claimed === 0 || (step.claimed < this.#batchLimit && !step.problem)) {
           holdUntil = this.#clock() + IDLE_POLL_MS;
         }
@@ -186,7 +164,7 @@ export class Uploader {
         this.#settle();
       } finally {
         transport?.close();
-        this.#setStatus({ next_attempt_ts: null }, true);
+        this.#report.set({ next_attempt_ts: null }, true);
       }
     }
   }
@@ -198,28 +176,28 @@ export class Uploader {
    */
   async drainNow(signal: AbortSignal, onBatch?: (sent: number) => void): Promise<DrainResult> {
     const transport = this.#makeTransport();
-    if (!transport) return { empty: false, problem: this.#status.last_error };
+    if (!transport) return { empty: false, problem: this.#report.snapshot().last_error };
     try {
       while (!signal.aborted) {
         const wait = Math.max(this.#retryAfterUntil, this.#drainNotBefore) - this.#clock();
         if (wait > 0) {
-          await this.#sleep(wait, signal);
+          await sleep(wait, signal);
           continue;
         }
         const step = await this.#step(transport, signal, true);
         if (step.emptied || step.problem) this.#settle();
-        onBatch?.(this.#status.sent_total);
+        onBatch?.(this.#report.snapshot().sent_total);
         if (step.problem && (step.problem.kind === "config" || step.problem.kind === "endpoint")) {
-          return { empty: false, problem: this.#status.last_error };
+          return { empty: false, problem: this.#report.snapshot().last_error };
         }
         if (step.emptied) return { empty: true, problem: null };
-        if (step.claimed === 0) await this.#sleep(IDLE_POLL_MS, signal); // storage failing: claim paused
+        if (step.claimed === 0) await sleep(IDLE_POLL_MS, signal); // storage failing: claim paused
       }
       return { empty: false, problem: null };
     } finally {
       this.#settle();
       transport.close();
-      this.#setStatus({ next_attempt_ts: null }, true);
+      this.#report.set({ next_attempt_ts: null }, true);
     }
   }
 
@@ -230,7 +208,9 @@ export class Uploader {
   #makeTransport(): Transport | null {
     const { uplink } = this.#opts;
     if (!uplink.url) {
-      this.#configProblem("uplink.url is not configured (expected an http:// or https:// URL in [uplink])");
+      this.#report.configProblem(
+        "uplink.url is not configured (expected an http:// or https:// URL in [uplink])",
+      );
       return null;
     }
     try {
@@ -249,7 +229,7 @@ export class Uploader {
         },
       });
     } catch (e) {
-      this.#configProblem(e instanceof Error ? e.message : String(e));
+      this.#report.configProblem(e instanceof Error ? e.message : String(e));
       return null;
     }
   }
@@ -268,7 +248,7 @@ export class Uploader {
     const batch = prepared?.records ?? this.#queue.claim(this.#batchLimit);
     if (batch.length === 0) {
       this.#flushDeferred();
-      if (this.#status.state === "ok") this.#setStatus({ state: "idle" });
+      if (this.#report.state === "ok") this.#report.set({ state: "idle" });
       const emptied = this.#queue.stats().queued === 0;
       return { claimed: 0, emptied, problem: null, nextAt: this.#clock() + (emptied ? 0 : IDLE_POLL_MS) };
     }
@@ -369,24 +349,15 @@ export class Uploader {
   #afterAttempt(o: DeliveryOutcome, claimed: number, drain: boolean): number {
     const now = this.#clock();
     const p: DeliveryProblem | null = o.problem;
-    const answered = claimed - o.unsent.length;
-    this.#status.sent_total += o.acked.length;
-    if (o.acked.length || (p === null && answered > 0)) this.#status.last_success_ts = now;
+    this.#report.sent(o.acked.length, o.acked.length > 0 || (p === null && claimed > o.unsent.length));
     this.#drainNotBefore = 0;
     this.#retryAfterUntil = 0;
-    if (p === null || p.kind === "aborted") {
-      if (p === null) {
-        if (this.#failingSince !== null) {
-          this.#log.info(`uplink recovered after ${this.#schedule.failures} failed attempt(s)`);
-        }
-        this.#failingSince = null;
-        this.#episodeLogged = false;
-        this.#setStatus({ state: "ok", last_error: null, next_attempt_ts: null });
-        return this.#schedule.next({ kind: "success" }, now);
-      }
-      return now;
+    if (p === null) {
+      const failures = this.#schedule.failures;
+      this.#report.succeeded(failures);
+      return this.#schedule.next({ kind: "success" }, now);
     }
-    this.#failingSince ??= now;
+    if (p.kind === "aborted") return now;
     let end: AttemptEnd;
     if (p.kind === "retry") {
       end = { kind: "retryable", retryAfterMs: p.retryAfterMs };
@@ -404,102 +375,15 @@ export class Uploader {
       const msg = `upload failed (${reason}); ${o.unsent.length} record(s) kept, retry in ${at - now} ms`;
       if (this.#schedule.failures === 1) this.#log.warn(msg);
       else this.#log.debug(msg);
-      this.#setStatus({ state: "backoff", last_error: reason, next_attempt_ts: at });
+      this.#report.set({ state: "backoff", last_error: reason, next_attempt_ts: at });
     } else {
-      const state: UplinkState = p.kind === "config" && p.auth ? "auth_error" : "config_error";
-      this.#configProblem(reason, state);
-      this.#setStatus({ next_attempt_ts: at });
+      this.#report.configProblem(reason, p.kind === "config" && p.auth ? "auth_error" : "config_error");
+      this.#report.set({ next_attempt_ts: at });
     }
     return at;
-  }
-
-  /** A configuration problem: CRITICAL once per episode, state auth_error/config_error. */
-  #configProblem(reason: string, state: UplinkState = "config_error"): void {
-    const safe = this.#safe(reason);
-    if (!this.#episodeLogged) {
-      this.#episodeLogged = true;
-      this.#log.critical(
-        `uplink: ${safe} (url ${
-          this.#opts.uplink.url ?? "none"
-        }); keeping every record, retrying every ${this.#opts.uplink.maxBackoffMs} ms`,
-      );
-    }
-    this.#setStatus({ state, last_error: safe });
   }
 
   #safe(text: string): string {
     return redact(text, this.#lastKey);
   }
-
-  #checkDrainRequest(): boolean {
-    const now = this.#clock();
-    if (now < this.#drainCheckAt) return this.#drainRequestId !== null;
-    this.#drainCheckAt = now + DRAIN_CHECK_MS;
-    const req = readDrainRequest(this.#opts.dataDir, now);
-    const id = req?.id ?? null;
-    if (id !== this.#drainRequestId) {
-      this.#drainRequestId = id;
-      this.#drainDone = false;
-      if (id) {
-        this.#log.info(`drain requested (pid ${req!.pid}): uploading now, ignoring the backoff schedule`);
-      }
-      this.#setStatus({}, true);
-    }
-    return id !== null;
-  }
-
-  #markDrainDone(): void {
-    if (this.#drainDone) return;
-    this.#drainDone = true;
-    this.#setStatus({}, true);
-  }
-
-  #setStatus(patch: Partial<UplinkStatus>, force = false): void {
-    const before = this.#status.state;
-    Object.assign(this.#status, patch);
-    const now = this.#clock();
-    if (!force && before === this.#status.state) {
-      // Same state: write at most once a second, and only when a figure other readers show changed.
-      const s = this.#status;
-      const key = `${s.sent_total}|${s.last_error}|${s.last_success_ts}`;
-      if (key === this.#statusKey || now - this.#statusWrittenAt < STATUS_WRITE_MS) return;
-    }
-    this.#statusKey = `${this.#status.sent_total}|${this.#status.last_error}|${this.#status.last_success_ts}`;
-    this.#statusWrittenAt = now;
-    writeUplinkStatus(this.#opts.dataDir, {
-      ...this.#status,
-      pid: Deno.pid,
-      updated_ts: now,
-      drain: this.#drainRequestId ? { request_id: this.#drainRequestId, done: this.#drainDone } : null,
-    });
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const t = setTimeout(done, Math.max(0, ms));
-      function done() {
-        clearTimeout(t);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-}
-
-/**
- * One turn of the event loop, so pending I/O (the request just started) makes progress. A MessageChannel
- * round trip takes ~10 us; `setTimeout(0)` is clamped to milliseconds, which would dominate small batches.
- */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => {
-    const { port1, port2 } = new MessageChannel();
-    port1.onmessage = () => {
-      port1.close();
-      port2.close();
-      resolve();
-    };
-    port2.postMessage(null);
-  });
 }

@@ -20,6 +20,7 @@ import { dirname } from "node:path";
 import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
 import type { Config } from "../config/types.ts";
 import { BackoffSchedule } from "./backoff.ts";
+import { sleep } from "./timing.ts";
 import { deliver } from "./deliver.ts";
 import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
 import { createTransport, resolveApiKey } from "./http.ts";
@@ -173,16 +174,4 @@ export async function uploadExport(
     );
   }
   return { header, sent, rejected: rejected.length, rejectedFile };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
