@@ -7,6 +7,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DENO_CONFIG } from "../src/runtime.ts";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import type { UplinkSection } from "../src/config/types.ts";
 import { type IdentifiedRecord, makeRecord } from "../src/record/mod.ts";
@@ -48,6 +49,8 @@ async function ingestProcess(dir: string) {
     args: [
       "run",
       "-A",
+      "--config",
+      DENO_CONFIG,
       fileURLToPath(new URL("../src/ingest/main.ts", import.meta.url)),
       "--db",
       join(dir, "ingest.db"),
