@@ -231,3 +231,21 @@ Deno.test("readBufferStats: no file or an empty file is null; counts come from a
     await b.close();
   });
 });
+
+Deno.test("buffer: group commit writes at commitMaxRecords at once, else waits for the timer or flush", async () => {
+  await withTempDir(async (dir) => {
+    // An interval of an hour: only the record count or flush() can commit.
+    const b = TelemetryBuffer.open(dir, { ...OPTS, commitMaxRecords: 100, commitIntervalMs: 3_600_000 });
+    const first = Array.from({ length: 100 }, (_, i) => b.enqueue(rec(i)));
+    await Promise.all(first); // the 100th record triggered the commit
+    assertEquals(readBufferStats(dir)!.queued, 100, "resolved before the rows were committed");
+    let lateDone = false;
+    const late = b.enqueue(rec(500)).then(() => (lateDone = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals([lateDone, b.stats().pending, readBufferStats(dir)!.queued], [false, 1, 100]);
+    await b.flush();
+    await late;
+    assertEquals(readBufferStats(dir)!.queued, 101);
+    await b.close();
+  });
+});
