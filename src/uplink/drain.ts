@@ -117,17 +117,17 @@ async function ownDrain(
   const timer = Number.isFinite(deadline)
     ? setTimeout(onAbort, Math.max(0, deadline - Date.now()))
     : undefined;
+  const uploader = new Uploader(buffer, {
+    agentId: config.agent.id,
+    uplink: config.uplink,
+    log: opts.log,
+    dataDir: config.agent.dataDir,
+  });
   const left = () => {
     const s = buffer.stats();
-    return s.queued + s.in_flight;
+    return s.queued + s.in_flight - uploader.pendingAcks();
   };
   try {
-    const uploader = new Uploader(buffer, {
-      agentId: config.agent.id,
-      uplink: config.uplink,
-      log: opts.log,
-      dataDir: config.agent.dataDir,
-    });
     opts.progress.update(base, left(), true);
     const ticker = setInterval(
       () => opts.progress.update(base + uploader.status().sent_total, left()),

@@ -112,6 +112,11 @@ export class Uploader {
     return this.#report.snapshot();
   }
 
+  /** Records the cloud acknowledged whose deletion from the buffer is still pending (pipelining). */
+  pendingAcks(): number {
+    return this.#deferred?.acked.length ?? 0;
+  }
+
   /**
    * Uploads until `signal` aborts. On abort, a request in flight gets {@link STOP_GRACE_MS} to finish; after
    * that it is cancelled and its records return to the queue. Resolves (never rejects) when stopped.
