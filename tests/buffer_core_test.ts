@@ -249,3 +249,20 @@ Deno.test("buffer: group commit writes at commitMaxRecords at once, else waits f
     await b.close();
   });
 });
+
+Deno.test("buffer: claims start after what is in flight, and still see reused rowids and nacked records", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, OPTS);
+    await b.enqueue(rec(1));
+    b.ack(b.claim(1).map((r) => r.id)); // the table is empty again: the next row reuses rowid 1
+    await b.enqueue(rec(2));
+    assertEquals(b.claim(5).map((r) => r.ts), [2]);
+    await Promise.all([3, 4, 5, 6].map((t) => b.enqueue(rec(t))));
+    const a = b.claim(2);
+    const c = b.claim(2);
+    assertEquals([...a, ...c].map((r) => r.ts), [3, 4, 5, 6]);
+    b.nack([a[1].id]);
+    assertEquals(b.claim(5).map((r) => r.ts), [4]);
+    await b.close();
+  });
+});

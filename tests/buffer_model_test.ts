@@ -94,7 +94,7 @@ function choose(inFlight: ClaimedRecord[], pick: number): string[] {
 Deno.test("buffer: model-based enqueue/claim/ack/nack/dead-letter/restart never loses or invents", async () => {
   await fc.assert(
     fc.asyncProperty(
-      fc.array(cmdArb, { minLength: 1, maxLength: 40 }),
+      fc.array(cmdArb, { minLength: 1, maxLength: 50 }),
       fc.boolean(),
       async (cmds, small) => {
         await withTempDir(async (dir) => {
@@ -183,6 +183,6 @@ Deno.test("buffer: model-based enqueue/claim/ack/nack/dead-letter/restart never 
         });
       },
     ),
-    { numRuns: 200 },
+    { numRuns: 300 },
   );
 });

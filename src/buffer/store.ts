@@ -69,7 +69,7 @@ const STATEMENTS = {
   drop: "DELETE FROM telemetry_buffer WHERE seq IN " +
     "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT ?)",
   claim: "SELECT seq, id, machine_id, ts, metrics, attempts FROM telemetry_buffer " +
-    "WHERE state = 'queued' ORDER BY seq LIMIT ?",
+    "WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT ?",
   // Claimed rows are exactly the queued rows between the first and the last one selected.
   mark: "UPDATE telemetry_buffer SET state = 'in_flight' WHERE seq BETWEEN ? AND ? AND state = 'queued'",
   ack: "DELETE FROM telemetry_buffer WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'in_flight'",
@@ -92,6 +92,12 @@ const STATEMENTS = {
 export class Store {
   readonly #st: Record<keyof typeof STATEMENTS, StatementSync>;
   #durable = true; // CONNECTION_PRAGMAS set synchronous = FULL
+  /**
+   * No queued row has a seq below this. Claims start here instead of stepping over every in-flight row from
+   * the start of the table each time (quadratic when a caller claims a large backlog before acking it).
+   * Inserts and nacks lower it; anything unsure resets it to 0 (it is only ever a lower bound).
+   */
+  #queuedFrom = 0;
 
   private constructor(readonly db: DatabaseSync) {
     const st = {} as Record<keyof typeof STATEMENTS, StatementSync>;
@@ -187,10 +193,15 @@ export class Store {
       for (const op of ops) addDelta(r, this.#apply(op, now));
       const ins = this.#st.insert;
       for (const rec of recs) {
-        const ok = Number(ins.run(rec.id, rec.machine_id, rec.ts, rec.metrics, now).changes) > 0;
+        const res = ins.run(rec.id, rec.machine_id, rec.ts, rec.metrics, now);
+        const ok = Number(res.changes) > 0;
         r.inserted.push(ok);
-        if (ok) r.queued++;
-        else r.duplicates++;
+        if (ok) {
+          r.queued++;
+          // A rowid is max + 1, so after the newest row was deleted a new row can get a seq at or below it.
+          const seq = Number(res.lastInsertRowid);
+          if (seq < this.#queuedFrom) this.#queuedFrom = seq;
+        } else r.duplicates++;
       }
       const over = maxQueued === null ? 0 : queuedBefore + r.queued - maxQueued;
       if (over > 0) {
@@ -211,6 +222,7 @@ export class Store {
       return { queued: 0, inFlight: -n, dead: 0, deleted: n };
     }
     if (op.kind === "nack") {
+      for (const seq of op.seqs) if (seq < this.#queuedFrom) this.#queuedFrom = seq;
       const n = Number(st.nack.run(JSON.stringify(op.seqs)).changes);
       return { queued: n, inFlight: -n, dead: 0, deleted: 0 };
     }
@@ -233,8 +245,8 @@ export class Store {
 
   /** Marks up to `n` oldest queued rows in flight and returns them in enqueue order. */
   claim(n: number): Row[] {
-    return this.#tx(() => {
-      const rows = this.#st.claim.all(n) as unknown as Row[];
+    const rows = this.#tx(() => {
+      const rows = this.#st.claim.all(this.#queuedFrom, n) as unknown as Row[];
       if (rows.length) {
         const marked = Number(this.#st.mark.run(rows[0].seq, rows[rows.length - 1].seq).changes);
         if (marked !== rows.length) {
@@ -243,6 +255,8 @@ export class Store {
       }
       return rows;
     }, false);
+    if (rows.length) this.#queuedFrom = rows[rows.length - 1].seq + 1;
+    return rows;
   }
 
   /** `ts` of the oldest queued row, or null. */
@@ -265,6 +279,7 @@ export class Store {
 
   /** Moves every dead letter back to the queue. Returns [dead letters removed, rows newly queued]. */
   requeueDeadLetters(now: number): [number, number] {
+    this.#queuedFrom = 0;
     return this.#tx(() => {
       const queued = Number(this.#st.requeue.run(now).changes);
       return [Number(this.#st.purge.run().changes), queued];
