@@ -67,7 +67,7 @@ const STATEMENTS = {
   insert:
     "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) VALUES (?, ?, ?, ?, ?)",
   drop: "DELETE FROM telemetry_buffer WHERE seq IN " +
-    "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT ?)",
+    "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT ?)",
   claim: "SELECT seq, id, machine_id, ts, metrics, attempts FROM telemetry_buffer " +
     "WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT ?",
   // Claimed rows are exactly the queued rows between the first and the last one selected.
@@ -80,7 +80,7 @@ const STATEMENTS = {
   deadDel: "DELETE FROM telemetry_buffer WHERE seq = ? AND state = 'in_flight'",
   getMeta: "SELECT value FROM meta WHERE key = ?",
   setMeta: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
-  oldest: "SELECT ts FROM telemetry_buffer WHERE state = 'queued' ORDER BY seq LIMIT 1",
+  oldest: "SELECT ts FROM telemetry_buffer WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT 1",
   count: "SELECT count(*) AS n FROM telemetry_buffer",
   countDead: "SELECT count(*) AS n FROM dead_letter",
   requeue: "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) " +
@@ -205,7 +205,7 @@ export class Store {
       }
       const over = maxQueued === null ? 0 : queuedBefore + r.queued - maxQueued;
       if (over > 0) {
-        r.dropped = Number(this.#st.drop.run(over).changes);
+        r.dropped = Number(this.#st.drop.run(this.#queuedFrom, over).changes);
         r.queued -= r.dropped;
         r.deleted += r.dropped;
         this.#st.setMeta.run("dropped_total", String(totals.dropped + r.dropped));
@@ -261,7 +261,7 @@ export class Store {
 
   /** `ts` of the oldest queued row, or null. */
   oldestQueuedTs(): number | null {
-    const r = this.#st.oldest.get() as { ts: number } | undefined;
+    const r = this.#st.oldest.get(this.#queuedFrom) as { ts: number } | undefined;
     return r ? Number(r.ts) : null;
   }
 
