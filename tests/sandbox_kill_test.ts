@@ -1,7 +1,7 @@
 /**
  * SIGKILL of the agent leaves no worker process behind: a stand-in agent (tests/helpers/sandbox_host.ts)
- * runs a healthy worker and one busy-looping in a hung poll; after SIGKILL of the agent, both workers notice
- * their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
+ * runs a healthy worker, one busy-looping in a hung poll and one whose driver busy-loops while loading; after
+ * SIGKILL of the agent, all workers notice their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
@@ -21,10 +21,16 @@ Deno.test({
     let pids: number[] = [];
     try {
       const lines = readLines(host.stdout, 4096);
-      const first = await lines.next();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const first = await Promise.race([
+        lines.next(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("the host printed no pids within 30 s")), 30_000);
+        }),
+      ]).finally(() => clearTimeout(timer));
       assert(!first.done && "line" in first.value, "the host printed no pids");
       pids = JSON.parse(first.value.line).pids;
-      assertEquals(pids.length, 2);
+      assertEquals(pids.length, 3);
       for (const pid of pids) assert(processAlive(pid), `worker ${pid} should run before the kill`);
       host.kill("SIGKILL");
       const status = await host.status;

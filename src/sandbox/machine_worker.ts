@@ -66,6 +66,11 @@ export interface MachineWorkerOptions {
    * instead of the registry entry named by `machine.driver`.
    */
   driverModule?: string;
+  /**
+   * Test hook: the description of the `driverModule` driver (permissions are derived from it). When absent,
+   * the module is imported in this process to call `describe()`.
+   */
+  driverDescription?: DriverDescription;
 }
 
 /** Counters for diagnostics and benchmarks. */
@@ -88,6 +93,7 @@ export class MachineWorker {
   readonly #startTimeoutMs: number;
   readonly #maxLineBytes: number;
   readonly #driverModule: string | null;
+  readonly #driverDescription: DriverDescription | null;
   #proc: WorkerProcess | null = null;
   #retiring: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
@@ -109,6 +115,7 @@ export class MachineWorker {
     this.#startTimeoutMs = opts.startTimeoutMs ?? 10_000;
     this.#maxLineBytes = opts.maxLineBytes ?? MAX_LINE_BYTES;
     this.#driverModule = opts.driverModule ?? null;
+    this.#driverDescription = opts.driverDescription ?? null;
   }
 
   /** Process id of the current worker process, or null when none is running. */
@@ -176,9 +183,10 @@ export class MachineWorker {
   async #start(started: number): Promise<WorkerProcess | PollOutcome> {
     let desc: DriverDescription | undefined;
     try {
-      desc = this.#driverModule
-        ? (await import(this.#driverModule)).createDriver().describe()
-        : describeDriver(this.#machine.driver);
+      desc = this.#driverDescription ??
+        (this.#driverModule
+          ? (await import(this.#driverModule)).createDriver().describe()
+          : describeDriver(this.#machine.driver));
     } catch (e) {
       return this.#fail(started, "spawn", `cannot load driver module: ${String(e)}`);
     }

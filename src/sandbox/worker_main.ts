@@ -160,11 +160,19 @@ export async function runWorker(): Promise<number> {
         continue;
       }
       host = started[0];
-      const problem = await started[1];
-      if (problem !== null) {
+      // Busy until the Web Worker answers init. Not awaited: this loop must keep reading stdin (and notice
+      // the agent going away) even while the driver's modules load, or hang loading.
+      current = req;
+      const h = host;
+      started[1].then((problem) => {
+        if (problem === null) {
+          h.postMessage(req);
+          return;
+        }
+        current = null;
         write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
-        continue;
-      }
+      });
+      continue;
     } else if (host === null) {
       if (req.op === "close") {
         write({ type: "closed", id: req.id, rss: rss() });
