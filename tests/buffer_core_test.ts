@@ -182,7 +182,7 @@ Deno.test("buffer: a newer schema is refused with a clear message and left untou
   });
 });
 
-Deno.test("buffer: a new file uses WAL, synchronous FULL and incremental auto-vacuum", async () => {
+Deno.test("buffer: a new file uses WAL and incremental auto-vacuum", async () => {
   await withTempDir(async (dir) => {
     const b = TelemetryBuffer.open(dir, OPTS);
     await b.close();
