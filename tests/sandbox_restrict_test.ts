@@ -93,3 +93,23 @@ Deno.test("sandbox: console.log in a driver goes to the log, not into the protoc
     await w.close();
   }
 });
+
+Deno.test("sandbox: a driver flooding stderr gets 100 lines a minute into the log, the rest counted", async () => {
+  const log = new MemoryLog();
+  const w = new MachineWorker(
+    machine("probe-spam", {
+      driver: "__sandbox_probe",
+      host: "127.0.0.1",
+      port: 9,
+      options: { action: "spam" },
+    }),
+    { log, driverModule: PROBE_MODULE },
+  );
+  try {
+    assertEquals((await w.poll()).kind, "ok");
+  } finally {
+    await w.close();
+  }
+  assertEquals(log.lines.filter((l) => l.includes("probe: spam line")).length, 100);
+  assertStringIncludes(log.text(), "machine probe-spam worker: 400 more stderr lines not logged");
+});

@@ -29,8 +29,6 @@ export interface SpawnOptions {
   readonly log: Log | null;
   /** Cap on one stdout line. */
   readonly maxLineBytes: number;
-  /** Extra arguments after `__worker --machine ID` (tests, benchmarks). */
-  readonly extraArgs?: readonly string[];
 }
 
 /** Environment variables a worker keeps; everything else (api keys...) stays in the agent. */
@@ -66,6 +64,46 @@ function workerEnv(): Record<string, string> {
 
 const STDERR_LINE_BYTES = 4096;
 const STDERR_TAIL = 8;
+
+/**
+ * Caps how many stderr lines of one worker reach the log: `max` per `windowMs`; the rest are counted and
+ * reported as one line when the next window opens (or the process ends). Pure; the clock is injected.
+ */
+export class LineLimiter {
+  #windowStart = -Infinity;
+  #count = 0;
+  #suppressed = 0;
+
+  constructor(readonly max: number, readonly windowMs: number, readonly now: () => number = Date.now) {}
+
+  /**
+   * Decides for one line. `pass`: log it; `suppressedBefore`: lines dropped in the window that just closed
+   * (report them first).
+   */
+  offer(): { pass: boolean; suppressedBefore: number } {
+    const t = this.now();
+    let suppressedBefore = 0;
+    if (t - this.#windowStart >= this.windowMs) {
+      suppressedBefore = this.#suppressed;
+      this.#windowStart = t;
+      this.#count = 0;
+      this.#suppressed = 0;
+    }
+    if (this.#count < this.max) {
+      this.#count++;
+      return { pass: true, suppressedBefore };
+    }
+    this.#suppressed++;
+    return { pass: false, suppressedBefore };
+  }
+
+  /** Lines dropped in the current window and not reported yet (resets the count). */
+  flush(): number {
+    const n = this.#suppressed;
+    this.#suppressed = 0;
+    return n;
+  }
+}
 
 /** A running (or ended) worker process. */
 export class WorkerProcess {
@@ -106,7 +144,7 @@ export class WorkerProcess {
 
   /** Starts `simco-agent __worker --machine ID`. Throws when the process cannot be started. */
   static spawn(machineId: string, opts: SpawnOptions): WorkerProcess {
-    const { cmd, args } = selfCommand(["__worker", "--machine", machineId, ...(opts.extraArgs ?? [])]);
+    const { cmd, args } = selfCommand(["__worker", "--machine", machineId]);
     const child = new Deno.Command(cmd, {
       args,
       clearEnv: true,
@@ -155,6 +193,13 @@ export class WorkerProcess {
   }
 
   async #readStderr(): Promise<void> {
+    const limiter = new LineLimiter(100, 60_000);
+    const props = { machine: this.#machineId, pid: this.pid };
+    const suppressed = (n: number) => {
+      if (n > 0) {
+        this.#log?.warn(`machine ${this.#machineId} worker: ${n} more stderr lines not logged`, props);
+      }
+    };
     for await (const item of readLines(this.#child.stderr, STDERR_LINE_BYTES)) {
       const line = "overflow" in item
         ? `(stderr line of ${item.overflow} bytes dropped)`
@@ -162,11 +207,11 @@ export class WorkerProcess {
       if (line === "") continue;
       this.stderrTail.push(line);
       if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
-      this.#log?.info(`machine ${this.#machineId} worker: ${line}`, {
-        machine: this.#machineId,
-        pid: this.pid,
-      });
+      const { pass, suppressedBefore } = limiter.offer();
+      suppressed(suppressedBefore);
+      if (pass) this.#log?.info(`machine ${this.#machineId} worker: ${line}`, props);
     }
+    suppressed(limiter.flush());
   }
 
   #problem(problem: string): void {

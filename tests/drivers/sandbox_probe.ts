@@ -7,6 +7,7 @@
  * - `segv`: calls a C function that dereferences null (the process dies of SIGSEGV);
  * - `uncaught`: throws from a timer (the driver's Web Worker dies) and never answers;
  * - `nonfinite`: returns NaN; `huge`: returns a 2 MiB string; `console`: console.log, then a normal reading;
+ * - `spam`: 500 lines on stderr, then a normal reading;
  * - `echo`: a normal reading `{ polls }`.
  */
 import type { Driver, DriverContext, DriverDescription } from "../../drivers/types.ts";
@@ -103,6 +104,9 @@ class ProbeDriver implements Driver {
         return { spindle_speed: NaN };
       case "huge":
         return { program: "x".repeat(2 * 1024 * 1024) };
+      case "spam":
+        for (let i = 0; i < 500; i++) console.error(`probe: spam line ${i}`);
+        return { polls: this.#polls };
       case "console":
         console.log("probe: console.log from a driver");
         return { polls: this.#polls };
