@@ -30,7 +30,7 @@ import {
 } from "./errors.ts";
 import { type QuickCheck, startQuickCheck } from "./check.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
-import { type NewRow, type Op, type Row, Store } from "./store.ts";
+import { assertQuickCheck, type NewRow, type Op, type Row, Store } from "./store.ts";
 import {
   BUFFER_FILE,
   type BufferOptions,
@@ -124,7 +124,14 @@ export class TelemetryBuffer {
     const background = this.#o.quickCheck === "background";
     const { store, stale } = Store.open(this.#path, this.#o.maxPageCount, !background);
     this.#store = store;
-    if (background) this.#startCheck();
+    if (background) {
+      try {
+        this.#startCheck();
+      } catch (e) {
+        this.#log.warn(`quick_check cannot run in a worker (${errorText(e)}); running it now`);
+        assertQuickCheck(store.db);
+      }
+    }
     if (stale > 0) {
       this.#log.info(`returned ${stale} stale in-flight records to the queue`, { path: this.#path });
     }

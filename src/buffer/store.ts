@@ -116,10 +116,7 @@ export class Store {
       refuseNewer(db, path);
       db.exec(CONNECTION_PRAGMAS);
       migrate(db, path);
-      if (quickCheck) {
-        const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
-        if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
-      }
+      if (quickCheck) assertQuickCheck(db);
       if (maxPageCount !== undefined) db.prepare(`PRAGMA max_page_count = ${maxPageCount}`).get();
       const stale = Number(
         db.prepare("UPDATE telemetry_buffer SET state = 'queued' WHERE state = 'in_flight'").run().changes,
@@ -337,6 +334,12 @@ export class Store {
       if (this.db.isOpen) this.db.close();
     } catch { /* a damaged connection may fail to close; the file is handled anyway */ }
   }
+}
+
+/** Runs `PRAGMA quick_check` on the connection; throws a "malformed" error (handled as damage) unless ok. */
+export function assertQuickCheck(db: DatabaseSync): void {
+  const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
+  if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
 }
 
 function addDelta(target: Delta, d: Delta): void {
