@@ -5,10 +5,11 @@
  * `buffer.db.corrupt-<UTC time>` (and `...-wal`), so SQLite still pairs them and a person can inspect both.
  * Then every row SQLite can still read is copied into the fresh file: the queue is read in `seq` ranges
  * without its indexes, and a range that fails is split in halves down to single rows, so one bad page
- * costs only the rows on it. Salvaged records are queued again (in-flight claims died with the old file).
+ * costs only the rows on it. A row is kept only if its content still hashes to its id. Salvaged records are queued again (in-flight claims died with the old file).
  */
 import { DatabaseSync } from "node:sqlite";
 import { existsSync, renameSync, rmSync } from "node:fs";
+import { recordId } from "../record/mod.ts";
 
 /** What {@link moveAside} and {@link salvageInto} did. */
 export interface SalvageResult {
@@ -38,6 +39,17 @@ interface Row {
   ts: number;
   metrics: string;
   attempts: number;
+}
+
+function intact(r: Row): boolean {
+  try {
+    if (typeof r.id !== "string" || typeof r.machine_id !== "string" || typeof r.metrics !== "string") {
+      return false;
+    }
+    return recordId({ machine_id: r.machine_id, ts: Number(r.ts), metrics: JSON.parse(r.metrics) }) === r.id;
+  } catch {
+    return false;
+  }
 }
 
 function openDamaged(path: string): DatabaseSync | null {
@@ -77,19 +89,29 @@ function readRange(
   }
 }
 
+/** The largest seq SQLite can find (0 when none): max() first, else a scan of the readable rows. */
 function maxSeq(db: DatabaseSync, table: string): number {
-  for (const sql of [`SELECT max(seq) AS m FROM ${table}`, `SELECT seq AS m FROM ${table} NOT INDEXED`]) {
-    try {
-      if (sql.includes("max")) {
-        const r = db.prepare(sql).get() as { m: number | null } | undefined;
-        return Number(r?.m ?? 0);
-      }
-      let m = 0;
-      for (const r of db.prepare(sql).iterate() as Iterable<{ m: number }>) m = Math.max(m, Number(r.m));
-      return m;
-    } catch { /* next */ }
-  }
-  return 0;
+  try {
+    const r = db.prepare(`SELECT max(seq) AS m FROM ${table}`).get() as { m: number | null } | undefined;
+    return Number(r?.m ?? 0);
+  } catch { /* the right edge of the table is damaged: scan what can be read */ }
+  let m = 0;
+  try {
+    for (
+      const r of db.prepare(`SELECT seq AS m FROM ${table} NOT INDEXED`).iterate() as Iterable<{ m: number }>
+    ) {
+      m = Math.max(m, Number(r.m));
+    }
+  } catch { /* stopped at the damage; rows past it are found by the open-ended range */ }
+  return m;
+}
+
+/** Ranges covering every possible seq: chunks up to `top`, then one open-ended range past it. */
+function ranges(top: number, chunk: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let lo = 0; lo <= top; lo += chunk) out.push([lo, lo + chunk]);
+  out.push([out.length * chunk, Number.MAX_SAFE_INTEGER]);
+  return out;
 }
 
 /**
@@ -110,40 +132,29 @@ export function salvageInto(
     const ins = fresh.prepare(
       "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, attempts, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    const top = maxSeq(old, "telemetry_buffer");
     const CHUNK = 4096;
-    for (let lo = 0; lo <= top; lo += CHUNK) {
-      readRange(
-        old,
-        "telemetry_buffer",
-        "seq, id, machine_id, ts, metrics, attempts",
-        lo,
-        lo + CHUNK,
-        (r) => {
-          if (typeof r.id !== "string" || typeof r.metrics !== "string") return;
-          try {
-            JSON.parse(r.metrics);
-          } catch {
-            return;
-          }
-          records += Number(ins.run(r.id, r.machine_id, r.ts, r.metrics, r.attempts ?? 0, now).changes);
-        },
-      );
+    for (const [lo, hi] of ranges(maxSeq(old, "telemetry_buffer"), CHUNK)) {
+      readRange(old, "telemetry_buffer", "seq, id, machine_id, ts, metrics, attempts", lo, hi, (r) => {
+        // Pages carry no checksums: a damaged cell can read as wrong data. Keep a row only if its content
+        // still hashes to its id, so salvage never invents a record.
+        if (!intact(r)) return;
+        records += Number(ins.run(r.id, r.machine_id, r.ts, r.metrics, Number(r.attempts) || 0, now).changes);
+      });
     }
     try {
       const dl = fresh.prepare(
         "INSERT OR IGNORE INTO dead_letter(id, machine_id, ts, metrics, attempts, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
       );
-      const dtop = maxSeq(old, "dead_letter");
-      for (let lo = 0; lo <= dtop; lo += CHUNK) {
+      for (const [lo, hi] of ranges(maxSeq(old, "dead_letter"), CHUNK)) {
         readRange(
           old,
           "dead_letter",
           "seq, id, machine_id, ts, metrics, attempts, reason, dead_at",
           lo,
-          lo + CHUNK,
+          hi,
           (r) => {
             const d = r as Row & { reason: string; dead_at: number };
+            if (!intact(d) || typeof d.reason !== "string") return;
             deadLetters += Number(
               dl.run(d.id, d.machine_id, d.ts, d.metrics, d.attempts, d.reason, d.dead_at).changes,
             );
