@@ -13,7 +13,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createGunzip, gzipSync } from "node:zlib";
-import { createInterface } from "node:readline";
 import { basename, dirname, join } from "node:path";
 import { recordId } from "../record/mod.ts";
 import { ID_PATTERN, type WireRecord } from "./protocol.ts";
@@ -150,38 +149,45 @@ async function scan(
       `${name}: ${e instanceof Deno.errors.NotFound ? "file not found" : "cannot read"}`,
     );
   }
-  const gunzip = createGunzip();
-  const stream = createReadStream(path).pipe(gunzip);
+  const stream = createReadStream(path).pipe(createGunzip());
   let streamError: Error | null = null;
-  gunzip.on("error", (e) => streamError = e);
-  const lines = createInterface({ input: stream, crlfDelay: Infinity });
-  let header: ExportHeader | null = null;
+  let header = null as ExportHeader | null;
   const hash = createHash("sha256");
   let count = 0;
   let batch: WireRecord[] = [];
-  try {
-    for await (const line of lines) {
-      if (header === null) {
-        header = parseHeader(line, name);
-        continue;
-      }
-      hash.update(line + "\n", "utf8");
-      count++;
-      if (emit) {
-        batch.push(parseRecord(line, count + 1, name));
-        if (batch.length >= emit.batchSize) {
-          await emit.onBatch(batch);
-          batch = [];
-        }
-      } else {
-        parseRecord(line, count + 1, name);
+  const onLine = async (line: string) => {
+    if (header === null) {
+      header = parseHeader(line, name);
+      return;
+    }
+    hash.update(line + "\n", "utf8");
+    count++;
+    const record = parseRecord(line, count + 1, name);
+    if (emit) {
+      batch.push(record);
+      if (batch.length >= emit.batchSize) {
+        await emit.onBatch(batch);
+        batch = [];
       }
     }
+  };
+  // Lines split by hand over the stream's async iterator, which pulls (backpressure): a slow upload never
+  // makes the whole file pile up in memory.
+  const decoder = new TextDecoder();
+  let rest = "";
+  try {
+    for await (const chunk of stream) {
+      const text = rest + decoder.decode(chunk as Uint8Array, { stream: true });
+      const lines = text.split("\n");
+      rest = lines.pop()!;
+      for (const line of lines) await onLine(line);
+    }
+    rest += decoder.decode();
+    if (rest !== "") await onLine(rest);
   } catch (e) {
     if (e instanceof ExportFileError) throw e;
-    streamError ??= e as Error;
+    streamError = e as Error;
   } finally {
-    lines.close();
     stream.destroy();
   }
   if (streamError) {
