@@ -5,7 +5,8 @@
  * `buffer.db.corrupt-<UTC time>` (and `...-wal`), so SQLite still pairs them and a person can inspect both.
  * Then every row SQLite can still read is copied into the fresh file: the queue is read in `seq` ranges
  * without its indexes, and a range that fails is split in halves down to single rows, so one bad page
- * costs only the rows on it. A row is kept only if its content still hashes to its id. Salvaged records are queued again (in-flight claims died with the old file).
+ * costs only the rows on it. A row is kept only if its content still hashes to its id. Salvaged records
+ * are queued again (in-flight claims died with the old file).
  */
 import { DatabaseSync } from "node:sqlite";
 import { existsSync, renameSync, rmSync } from "node:fs";
