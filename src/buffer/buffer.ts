@@ -20,7 +20,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { getLog, type Log } from "../log/mod.ts";
-import { type IdentifiedRecord, InvalidRecordError } from "../record/mod.ts";
+import type { IdentifiedRecord } from "../record/mod.ts";
 import {
   BufferClosedError,
   BufferFullError,
@@ -29,6 +29,8 @@ import {
   errorText,
 } from "./errors.ts";
 import { type QuickCheck, startQuickCheck } from "./check.ts";
+import { CountThrottle, StorageEpisode } from "./policy.ts";
+import { toRow } from "./row.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
 import { assertQuickCheck, type NewRow, type Op, type Row, Store } from "./store.ts";
 import {
@@ -60,8 +62,7 @@ export class TelemetryBuffer {
   #deferred: Op[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
-  #episode: { since: number; error: string } | null = null;
-  #retryMs = 100;
+  readonly #episode: StorageEpisode;
   /** Seq of each record handed out by claim() and not yet settled. */
   readonly #claimed = new Map<string, number>();
   #queued = 0;
@@ -69,8 +70,7 @@ export class TelemetryBuffer {
   #dead = 0;
   #dropped = 0;
   #duplicates = 0;
-  #droppedUnwarned = 0;
-  #lastDropWarn = -Infinity;
+  readonly #dropWarnings = new CountThrottle(DROP_WARN_INTERVAL_MS);
   #deletedSinceVacuum = 0;
   #check: QuickCheck | null = null;
   /** Bumped whenever the file is replaced, so a late verdict about the old file is ignored. */
@@ -91,6 +91,7 @@ export class TelemetryBuffer {
       now: opts.now ?? Date.now,
     };
     this.#log = opts.log ?? getLog("buffer");
+    this.#episode = new StorageEpisode(100, this.#o.retryMaxMs);
   }
 
   /**
@@ -142,7 +143,7 @@ export class TelemetryBuffer {
   #s(): Store {
     if (this.#store) return this.#store;
     throw new BufferUnavailableError(
-      `buffer file is not open yet: ${this.#episode?.error ?? "unknown error"}`,
+      `buffer file is not open yet: ${this.#episode.error ?? "unknown error"}`,
     );
   }
 
@@ -248,7 +249,7 @@ export class TelemetryBuffer {
   enqueue(record: IdentifiedRecord): Promise<{ inserted: boolean }> {
     if (this.#closed) return Promise.reject(new BufferClosedError("buffer is closed"));
     const o = this.#o;
-    if (this.#episode && this.#pending.length >= o.maxPendingRecords) {
+    if (this.#episode.active && this.#pending.length >= o.maxPendingRecords) {
       return Promise.reject(
         new BufferUnavailableError(
           `buffer storage is failing (${this.#episode.error}); ${this.#pending.length} records already wait in memory`,
@@ -271,7 +272,7 @@ export class TelemetryBuffer {
     }
     const d = Promise.withResolvers<{ inserted: boolean }>();
     this.#pending.push({ row, d });
-    if (this.#pending.length >= o.commitMaxRecords && !this.#episode) this.#commit();
+    if (this.#pending.length >= o.commitMaxRecords && !this.#episode.active) this.#commit();
     else this.#schedule();
     return d.promise;
   }
@@ -289,7 +290,7 @@ export class TelemetryBuffer {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#commit();
-    }, this.#episode ? this.#retryMs : this.#o.commitIntervalMs);
+    }, this.#episode.active ? this.#episode.retryMs : this.#o.commitIntervalMs);
   }
 
   /** Writes the pending records and deferred operations in one transaction. Never throws. */
@@ -337,7 +338,7 @@ export class TelemetryBuffer {
     this.#duplicates += r.duplicates;
     this.#dropped += r.dropped;
     this.#deletedSinceVacuum += r.deleted;
-    if (r.dropped) this.#warnDropped(r.dropped);
+    if (r.dropped) this.#logDropped(this.#dropWarnings.add(r.dropped, this.#o.now()));
     this.#recovered();
     for (let i = 0; i < batch.length; i++) batch[i].d.resolve({ inserted: r.inserted[i] });
     this.#maybeVacuum();
@@ -346,13 +347,7 @@ export class TelemetryBuffer {
 
   #storageFailing(e: unknown): void {
     const msg = errorText(e);
-    if (this.#episode) {
-      this.#episode.error = msg;
-      this.#retryMs = Math.min(this.#retryMs * 2, this.#o.retryMaxMs);
-      return;
-    }
-    this.#episode = { since: this.#o.now(), error: msg };
-    this.#retryMs = 100;
+    if (!this.#episode.fail(msg, this.#o.now())) return;
     this.#log.critical(
       `buffer storage is failing: ${msg}; keeping up to ${this.#o.maxPendingRecords} new records in memory ` +
         `and retrying until it works again`,
@@ -361,24 +356,19 @@ export class TelemetryBuffer {
   }
 
   #recovered(): void {
-    if (!this.#episode) return;
-    const secs = ((this.#o.now() - this.#episode.since) / 1000).toFixed(1);
-    this.#log.info(`buffer storage works again after ${secs}s`, { path: this.#path });
-    this.#episode = null;
-    this.#retryMs = 100;
+    const ms = this.#episode.recover(this.#o.now());
+    if (ms !== null) {
+      this.#log.info(`buffer storage works again after ${(ms / 1000).toFixed(1)}s`, { path: this.#path });
+    }
   }
 
-  #warnDropped(n: number): void {
-    this.#droppedUnwarned += n;
-    const now = this.#o.now();
-    if (now - this.#lastDropWarn < DROP_WARN_INTERVAL_MS) return;
+  #logDropped(n: number | null): void {
+    if (!n) return;
     this.#log.warn(
-      `buffer full (max_records ${this.#o.maxRecords}): dropped the ${this.#droppedUnwarned} oldest queued ` +
-        `records (${this.#dropped} dropped in total)`,
-      { dropped: this.#droppedUnwarned, dropped_total: this.#dropped },
+      `buffer full (max_records ${this.#o.maxRecords}): dropped the ${n} oldest queued records ` +
+        `(${this.#dropped} dropped in total)`,
+      { dropped: n, dropped_total: this.#dropped },
     );
-    this.#droppedUnwarned = 0;
-    this.#lastDropWarn = now;
   }
 
   /** Runs an operation now, or keeps it for the next commit while storage fails. */
@@ -461,7 +451,7 @@ export class TelemetryBuffer {
 
   /** False while when_full = stop_polling and the queue is at max_records, or storage fails with memory full. */
   hasRoom(): boolean {
-    if (this.#episode && this.#pending.length >= this.#o.maxPendingRecords) return false;
+    if (this.#episode.active && this.#pending.length >= this.#o.maxPendingRecords) return false;
     return this.#o.whenFull !== "stop_polling" || this.#queued + this.#pending.length < this.#o.maxRecords;
   }
 
@@ -480,7 +470,7 @@ export class TelemetryBuffer {
       oldest_queued_ts: oldest,
       file_bytes: fileBytes(this.#path),
       pending: this.#pending.length,
-      storage_error: this.#episode?.error ?? null,
+      storage_error: this.#episode.error,
     };
   }
 
@@ -552,15 +542,12 @@ export class TelemetryBuffer {
     this.#closed = true;
     this.#check?.cancel();
     this.#check = null;
-    if (this.#droppedUnwarned) {
-      this.#lastDropWarn = -Infinity;
-      this.#warnDropped(0);
-    }
+    this.#logDropped(this.#dropWarnings.drain());
     const lost = this.#pending;
     this.#pending = [];
     if (lost.length) {
       this.#log.error(
-        `buffer closed while storage was failing (${this.#episode?.error}): ${lost.length} records were not buffered`,
+        `buffer closed while storage was failing (${this.#episode.error}): ${lost.length} records were not buffered`,
       );
       const err = new BufferUnavailableError("buffer closed before the record could be written");
       for (const p of lost) p.d.reject(err);
@@ -572,34 +559,4 @@ export class TelemetryBuffer {
     this.#store?.close();
     this.#store = null;
   }
-}
-
-const ID = /^[0-9a-f]{64}$/;
-
-/**
- * Checks what SQLite would otherwise refuse for the whole batch, and serialises the metrics (before the
- * transaction, so one bad record cannot fail the others). Throws InvalidRecordError.
- */
-function toRow(r: IdentifiedRecord): NewRow {
-  if (typeof r.id !== "string" || !ID.test(r.id)) {
-    throw new InvalidRecordError(`id: expected 64 lowercase hex digits, got ${JSON.stringify(r.id)}`);
-  }
-  if (typeof r.machine_id !== "string" || r.machine_id === "") {
-    throw new InvalidRecordError(
-      `machine_id: expected a non-empty string, got ${JSON.stringify(r.machine_id)}`,
-    );
-  }
-  if (!Number.isSafeInteger(r.ts)) {
-    throw new InvalidRecordError(`ts: expected an integer, got ${String(r.ts)}`);
-  }
-  let metrics: string | undefined;
-  try {
-    metrics = JSON.stringify(r.metrics);
-  } catch (e) {
-    throw new InvalidRecordError(`metrics: ${errorText(e)}`);
-  }
-  if (typeof metrics !== "string" || !metrics.startsWith("{")) {
-    throw new InvalidRecordError(`metrics: expected a JSON object, got ${metrics ?? typeof r.metrics}`);
-  }
-  return { id: r.id, machine_id: r.machine_id, ts: r.ts, metrics };
 }
