@@ -5,7 +5,8 @@
  * Commit policy: `enqueue` keeps the record in memory and resolves only after the transaction holding it
  * has committed with `synchronous = FULL`. Records are group-committed: a transaction is written when
  * `commitMaxRecords` (1000) wait or `commitIntervalMs` (100 ms) after the first one arrived, whichever is
- * first. Claim, ack, nack and dead-letter run at once, each as one small transaction.
+ * first. Claim, ack, nack and dead-letter run at once, each as one small transaction committed without an
+ * fsync (`NORMAL`): losing one to a power cut only sends a record again, which the cloud deduplicates.
  *
  * Storage failures (disk full, read-only file, I/O error, a lock held too long) never stop the agent: SQLite
  * rolls the transaction back (the file stays consistent), CRITICAL is logged once per episode, and waiting

@@ -59,8 +59,9 @@ const MIGRATIONS: Record<number, string> = { 0: SCHEMA_V1_SQL, 1: MIGRATE_1_TO_2
 /**
  * Connection settings every read-write connection uses:
  * - WAL: readers (status, dead-letters list) never block the writer, and a commit is one append.
- * - synchronous=FULL: each commit fsyncs the WAL before it returns, so a committed record survives a power
- *   cut, not only a crash of the agent. Group commit makes that one fsync per up to 1000 records.
+ * - synchronous=FULL: a commit fsyncs the WAL before it returns, so a committed record survives a power cut,
+ *   not only a crash of the agent. Group commit makes that one fsync per up to 1000 records. (store.ts
+ *   switches to NORMAL for claims and acks, whose loss only resends records.)
  * - journal_size_limit: the WAL is truncated back to 64 MiB after checkpoints, so it cannot keep its peak size.
  * - cache 16 MiB; temp tables in memory; busy_timeout for the moments a reader holds a lock.
  */
