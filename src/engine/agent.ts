@@ -17,6 +17,7 @@ import { type IdentifiedRecord, makeRecord, type Metrics } from "../record/mod.t
 import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
 import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
+import { sleep } from "../uplink/timing.ts";
 import { MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
 import { type MachineStatus, readStatusFile, type StatusFile, writeStatusFile } from "./status.ts";
 
@@ -41,18 +42,6 @@ export interface AgentOptions {
   /** Logger (default `simco.engine`). */
   log?: Log;
 }
-
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, Math.max(0, ms));
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 
 /** One running agent on one data dir. */
 export class Agent {

@@ -8,28 +8,14 @@
  */
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
+import type { MachineSnapshot } from "./supervisor.ts";
 
-/** Machine fields of `status --json` (names fixed; more may be added, none renamed). */
-export interface MachineStatus {
-  /** Machine id. */
-  id: string;
+/** Machine fields of `status --json` (names fixed; more may be added, none renamed): the supervisor's snapshot
+ * plus the driver name. */
+export type MachineStatus = MachineSnapshot & {
   /** Driver name. */
   driver: string;
-  /** STARTING, OK, BACKOFF, CRITICAL, PROBING or STOPPED. */
-  state: string;
-  /** Failures since the last success. */
-  consecutive_failures: number;
-  /** Epoch ms of the last successful poll. */
-  last_success_ts: number | null;
-  /** Last failure, one line. */
-  last_error: string | null;
-  /** Epoch ms of the next poll. */
-  next_attempt_ts: number | null;
-  /** Polls since the buffer was created. */
-  polls_total: number;
-  /** Failed polls since the buffer was created. */
-  failures_total: number;
-}
+};
 
 /** Uplink fields of `status --json`. */
 export interface UplinkStatusJson {

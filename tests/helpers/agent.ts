@@ -30,7 +30,7 @@ export interface Plant {
   readonly env: Record<string, string>;
   /** Starts `run` on the config. */
   startAgent(): AgentProcess;
-  /** Stops the ingest and removes the folder. */
+  /** Kills agents still running (SIGKILL), stops the ingest and removes the folder. */
   close(): Promise<void>;
 }
 
@@ -46,6 +46,7 @@ export async function makePlant(rest: string, uplinkExtra = ""): Promise<Plant> 
       `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n${rest}`,
   );
   const env = { E2E_KEY: key, NO_COLOR: "1" };
+  const agents: AgentProcess[] = [];
   return {
     dir,
     ingest,
@@ -70,9 +71,17 @@ export async function makePlant(rest: string, uplinkExtra = ""): Promise<Plant> 
         await reading;
         return s;
       });
-      return { child, pid: child.pid, stderr: () => text, status };
+      const agent = { child, pid: child.pid, stderr: () => text, status };
+      agents.push(agent);
+      return agent;
     },
     async close() {
+      for (const a of agents) {
+        try {
+          a.child.kill("SIGKILL");
+        } catch { /* already exited */ }
+        await a.status;
+      }
       await ingest.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
