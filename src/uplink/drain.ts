@@ -56,6 +56,7 @@ export interface DrainOptions {
 
 const POLL_MS = 250;
 const HEARTBEAT_MS = 1_000;
+const NO_ANSWER_WARN_MS = 10_000;
 
 /** Thrown for problems found before uploading (no url, no key): configuration errors. */
 export class DrainConfigError extends Error {
@@ -64,6 +65,9 @@ export class DrainConfigError extends Error {
 
 /** Drains the buffer of `config.agent.dataDir`; see the module comment. */
 export async function drainBuffer(config: Config, opts: DrainOptions): Promise<DrainReport> {
+  if (!config.uplink.url) {
+    throw new DrainConfigError(`uplink.url is not set in ${config.file} (drain needs an ingest url)`);
+  }
   const started = Date.now();
   const deadline = opts.timeoutMs === null ? Infinity : started + opts.timeoutMs;
   const timeoutText = () => `timed out after ${Math.round((Date.now() - started) / 1000)} s`;
@@ -98,9 +102,6 @@ async function ownDrain(
   opts: DrainOptions,
   base: number,
 ): Promise<DrainReport> {
-  if (!config.uplink.url) {
-    throw new DrainConfigError(`uplink.url is not set in ${config.file} (drain needs an ingest url)`);
-  }
   try {
     resolveApiKey(config.uplink);
   } catch (e) {
@@ -163,6 +164,8 @@ async function viaRun(
   beat();
   let lastBeat = Date.now();
   let sentBase: number | null = null;
+  let warned = false;
+  const started = Date.now();
   let sent = base;
   const leftNow = () => {
     const s = readBufferStats(dataDir);
@@ -176,6 +179,13 @@ async function viaRun(
       if (mine) {
         sentBase ??= st!.sent_total;
         sent = base + st!.sent_total - sentBase;
+      } else if (!warned && Date.now() - started > NO_ANSWER_WARN_MS) {
+        warned = true;
+        opts.log?.warn(
+          `the running agent has not taken up the drain request after ${
+            NO_ANSWER_WARN_MS / 1000
+          } s; still waiting`,
+        );
       }
       opts.progress.update(sent, left);
       if (mine && st!.drain!.done) return { empty: true, sent, left, problem: null, via: "run" };
