@@ -1,7 +1,7 @@
 /**
  * TLS and proxies: certificates are verified (an unknown CA is a retryable TLS error, nothing is lost),
- * `uplink.ca_file` adds a CA; Deno's fetch honours HTTP_PROXY and NO_PROXY by itself (checked here with a
- * real forward proxy on loopback and real agent processes).
+ * `uplink.ca_file` adds a CA; Deno's fetch honours HTTP_PROXY, HTTPS_PROXY (CONNECT) and NO_PROXY by itself
+ * (checked here with real proxies on loopback and real agent processes).
  */
 import http from "node:http";
 import { join } from "node:path";
@@ -122,6 +122,78 @@ Deno.test("HTTP_PROXY is used by the agent's fetch, NO_PROXY bypasses it", async
     assertEquals(proxy.count(), seen, "NO_PROXY must bypass the proxy");
     assertEquals(ingest.counts().unique, 300);
     assertStringIncludes(ingest.url, "127.0.0.1");
+  } finally {
+    await proxy.close();
+    await ingest.close();
+    await dir.cleanup();
+  }
+});
+
+/** A minimal CONNECT proxy (what HTTPS_PROXY points at): tunnels TCP, counts tunnels. */
+function connectProxy() {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns = new Set<Deno.Conn>();
+  let tunnels = 0;
+  const handle = async (conn: Deno.Conn) => {
+    conns.add(conn);
+    let head = "";
+    const buf = new Uint8Array(4096);
+    while (!head.includes("\r\n\r\n")) {
+      const n = await conn.read(buf);
+      if (n === null) return conn.close();
+      head += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    const m = head.match(/^CONNECT ([^:\s]+):(\d+) HTTP/);
+    if (!m) return conn.close();
+    const up = await Deno.connect({ hostname: m[1], port: Number(m[2]) });
+    conns.add(up);
+    tunnels++;
+    await conn.write(new TextEncoder().encode("HTTP/1.1 200 Connection Established\r\n\r\n"));
+    await Promise.allSettled([conn.readable.pipeTo(up.writable), up.readable.pipeTo(conn.writable)]);
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) handle(conn).catch(() => {});
+  })();
+  return {
+    url: `http://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    tunnels: () => tunnels,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed */ }
+      }
+      await accepting.catch(() => {});
+    },
+  };
+}
+
+Deno.test("HTTPS_PROXY: the agent tunnels through the proxy with CONNECT, TLS still verified end to end", async () => {
+  const dir = await tempDir();
+  const ingest = await startIngest({
+    dbPath: join(dir.path, "ingest.db"),
+    apiKey: "k-https",
+    tls: { cert: TEST_SERVER_CERT_PEM, key: TEST_SERVER_KEY_PEM },
+  });
+  const proxy = connectProxy();
+  try {
+    const data = join(dir.path, "data");
+    const buffer = openBuffer(data);
+    await seed(buffer, 150);
+    await buffer.close();
+    const ca = join(dir.path, "ca.pem");
+    Deno.writeTextFileSync(ca, TEST_CA_PEM);
+    const opts = JSON.stringify({
+      agentId: "a",
+      uplink: uplinkFor(ingest.url, keyFile(dir.path, "k-https"), { caFile: ca }),
+    });
+    const child = harness(["upload", data, opts], "null", { HTTPS_PROXY: proxy.url, NO_PROXY: "" });
+    const [st, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    await child.stdout.cancel();
+    assertEquals(st.code, 0, err);
+    assert(proxy.tunnels() >= 1, "no CONNECT tunnel was opened");
+    assertEquals(ingest.counts().unique, 150);
   } finally {
     await proxy.close();
     await ingest.close();

@@ -4,7 +4,7 @@
  * verified), and the api key read from an environment variable or a file.
  *
  * Proxies: Deno's fetch honours `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` (upper or lower case) by itself;
- * nothing here overrides them (tests/uplink_proxy_test.ts checks it).
+ * nothing here overrides them (tests/uplink_tls_proxy_test.ts checks all three).
  *
  * The api key never leaves this module except in the Authorization header: every error text that could
  * carry it is passed through {@link redact}.
