@@ -50,30 +50,107 @@ export class InvalidRecordError extends Error {
  * non-finite number or a value that JSON cannot carry (undefined, function, bigint, symbol).
  */
 export function canonicalJson(value: unknown, path = "$"): string {
+  try {
+    return canonical(value);
+  } catch (e) {
+    if (e !== INVALID) throw e;
+    // The fast path keeps no paths; walk again, slowly, to name the offending one.
+    throw new InvalidRecordError(explainInvalid(value, path) ?? `${path}: expected a JSON value`);
+  }
+}
+
+const INVALID = Symbol("invalid JSON value");
+const INDEX_KEY = Symbol("integer-like object key");
+
+/**
+ * The hot path: copy the value with every object's keys inserted in sorted order, then let the native
+ * `JSON.stringify` print it (its number and string forms are exactly RFC 8785's). That is about twice as fast as
+ * concatenating by hand. JavaScript objects iterate integer-like keys ("7", "10") first whatever their insertion
+ * order, so a value with such keys takes the hand-written path instead.
+ */
+function canonical(value: unknown): string {
+  try {
+    return JSON.stringify(sortedCopy(value));
+  } catch (e) {
+    if (e !== INDEX_KEY) throw e;
+    return canonicalByHand(value);
+  }
+}
+
+function sortedCopy(v: unknown): unknown {
+  switch (typeof v) {
+    case "string":
+    case "boolean":
+      return v;
+    case "number":
+      if (!Number.isFinite(v)) throw INVALID;
+      return v;
+    case "object": {
+      if (v === null) return v;
+      if (Array.isArray(v)) return v.map(sortedCopy);
+      const keys = Object.keys(v).sort();
+      const out: Record<string, unknown> = {};
+      for (const k of keys) {
+        const c = k.charCodeAt(0);
+        if (c >= 0x30 && c <= 0x39) throw INDEX_KEY;
+        out[k] = sortedCopy((v as Record<string, unknown>)[k]);
+      }
+      return out;
+    }
+    default:
+      throw INVALID;
+  }
+}
+
+/** Canonical JSON by concatenation, for values with integer-like keys. */
+function canonicalByHand(value: unknown): string {
   switch (typeof value) {
     case "string":
       return JSON.stringify(value);
     case "boolean":
       return value ? "true" : "false";
     case "number":
-      if (!Number.isFinite(value)) {
-        throw new InvalidRecordError(`${path}: expected a finite number, got ${String(value)}`);
-      }
+      if (!Number.isFinite(value)) throw INVALID;
       return JSON.stringify(value);
     case "object": {
       if (value === null) return "null";
-      if (Array.isArray(value)) {
-        return "[" + value.map((v, i) => canonicalJson(v, `${path}[${i}]`)).join(",") + "]";
-      }
+      if (Array.isArray(value)) return "[" + value.map(canonicalByHand).join(",") + "]";
       const obj = value as Record<string, unknown>;
       // Default sort compares UTF-16 code units, which is what RFC 8785 requires.
-      const keys = Object.keys(obj).sort();
-      const parts: string[] = [];
-      for (const k of keys) parts.push(JSON.stringify(k) + ":" + canonicalJson(obj[k], `${path}.${k}`));
-      return "{" + parts.join(",") + "}";
+      return "{" +
+        Object.keys(obj).sort().map((k) => JSON.stringify(k) + ":" + canonicalByHand(obj[k])).join(",") +
+        "}";
     }
     default:
-      throw new InvalidRecordError(`${path}: expected a JSON value, got ${typeof value}`);
+      throw INVALID;
+  }
+}
+
+/** Finds the first invalid value below `value` and describes it with its path, or returns null. */
+function explainInvalid(value: unknown, path: string): string | null {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return null;
+    case "number":
+      return Number.isFinite(value) ? null : `${path}: expected a finite number, got ${String(value)}`;
+    case "object": {
+      if (value === null) return null;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const bad = explainInvalid(value[i], `${path}[${i}]`);
+          if (bad) return bad;
+        }
+        return null;
+      }
+      for (const k of Object.keys(value).sort()) {
+        const bad = explainInvalid((value as Record<string, unknown>)[k], `${path}.${k}`);
+        if (bad) return bad;
+      }
+      return null;
+    }
+    default:
+      return `${path}: expected a JSON value, got ${typeof value}`;
   }
 }
 

@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
 import { canonicalJson, InvalidRecordError, makeRecord, recordId } from "./mod.ts";
 
@@ -34,3 +35,46 @@ Deno.test("non-finite numbers are rejected with the path", () => {
   assertThrows(() => makeRecord("m", 1.5, {}), InvalidRecordError);
   assertThrows(() => makeRecord("", 1, {}), InvalidRecordError);
 });
+
+Deno.test("integer-like keys sort as strings (UTF-16), not in JavaScript's numeric property order", () => {
+  assertEquals(
+    canonicalJson({ b: 1, "10": 2, "9": 3, a: { "2": true, "1": false } }),
+    '{"10":2,"9":3,"a":{"1":false,"2":true},"b":1}',
+  );
+  assertThrows(
+    () => canonicalJson({ x: undefined }),
+    InvalidRecordError,
+    "$.x: expected a JSON value, got undefined",
+  );
+});
+
+Deno.test("canonical JSON of arbitrary JSON: parses back to the same value, keys sorted, stable under key order", () => {
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => {
+      const text = canonicalJson(v);
+      // -0 prints as 0; everything else round-trips.
+      assertEquals(JSON.parse(text), JSON.parse(JSON.stringify(v)));
+      const reversed = JSON.parse(JSON.stringify(v), function (_k, x) {
+        if (x && typeof x === "object" && !Array.isArray(x)) {
+          return Object.fromEntries(Object.entries(x).reverse());
+        }
+        return x;
+      });
+      assertEquals(canonicalJson(reversed), text);
+      assertEquals(text, reference(v));
+        assertEquals(typeof JSON.parse(m[1]), "string");
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+/** An independent, plain implementation of RFC 8785 for JSON values (what the fast path must equal). */
+function reference(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(reference).join(",")}]`;
+  if (v && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${reference(o[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
