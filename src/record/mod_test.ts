@@ -62,8 +62,6 @@ Deno.test("canonical JSON of arbitrary JSON: parses back to the same value, keys
       });
       assertEquals(canonicalJson(reversed), text);
       assertEquals(text, reference(v));
-        assertEquals(typeof JSON.parse(m[1]), "string");
-      }
     }),
     { numRuns: 300 },
   );
