@@ -68,6 +68,8 @@ Deno.test("ack lost: the server stored the batch, the agent resends, every recor
     assertEquals(new Set(t.ingest.ids()), new Set(recs.map((r) => r.id)));
     assertEquals(t.buffer.stats().dead_letter, 0);
     assertEquals(t.uploader.status().sent_total, 500);
+    const order = t.ingest.tsByMachine("mill-01");
+    assertEquals(order, order.toSorted((a, b) => a - b), "records must first arrive in order");
   } finally {
     await t.stop();
   }
@@ -92,6 +94,8 @@ Deno.test("5xx storm then recovery: waits grow as 2^n + U(0,1) s up to the maxim
     assert(within(gaps[3], 1_000, 1_000), `wait after Retry-After: 1 was ${gaps[3]} ms`);
     assertEquals(t.ingest.counts().unique, 300);
     assertEquals(t.ingest.counts().duplicates, 0);
+    const order = t.ingest.tsByMachine("mill-01");
+    assertEquals(order, order.toSorted((a, b) => a - b), "records must arrive in order");
     const st = t.uploader.status();
     assertEquals(st.last_error, null);
     assert(st.state === "ok" || st.state === "idle", st.state);
