@@ -14,7 +14,12 @@
 import type { Config, MachineConfig } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
 import { type IdentifiedRecord, makeRecord, type Metrics } from "../record/mod.ts";
-import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
+import {
+  acquireDataDirLock,
+  BufferFullError,
+  BufferUnavailableError,
+  TelemetryBuffer,
+} from "../buffer/mod.ts";
 import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
@@ -33,6 +38,8 @@ export interface AgentCounters {
   buffered: number;
   /** Of those, records the buffer already had (same id). */
   duplicates: number;
+  /** Readings the buffer refused (full far past its cap, or storage failing with its memory backlog full). */
+  notBuffered: number;
 }
 
 /** Options of {@link Agent}. */
@@ -51,6 +58,7 @@ export class Agent {
     breakerTrips: 0,
     buffered: 0,
     duplicates: 0,
+    notBuffered: 0,
   };
   #config: Config;
   #log: Log;
@@ -68,6 +76,7 @@ export class Agent {
   #sentBefore = 0;
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #stopped: Promise<void> | null = null;
+  #refusing = false;
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
@@ -247,7 +256,24 @@ export class Agent {
       this.#log.error(`machine ${machineId}: invalid record not buffered: ${(e as Error).message}`);
       return;
     }
-    const { inserted } = await this.#buffer!.enqueue(record);
+    let inserted: boolean;
+    try {
+      ({ inserted } = await this.#buffer!.enqueue(record));
+    } catch (e) {
+      if (!(e instanceof BufferFullError || e instanceof BufferUnavailableError)) throw e;
+      // The buffer refused it (storage failing with its memory backlog full, or far past max_records): the
+      // reading was never reported buffered. Polling pauses through hasRoom(); say so once per episode.
+      this.counters.notBuffered++;
+      if (!this.#refusing) {
+        this.#log.error(`buffer refused readings (${e.message}); polling pauses until it recovers`);
+      }
+      this.#refusing = true;
+      return;
+    }
+    if (this.#refusing) {
+      this.#log.info(`buffer accepts readings again (${this.counters.notBuffered} were refused)`);
+    }
+    this.#refusing = false;
     this.counters.buffered++;
     if (!inserted) this.counters.duplicates++;
   }
