@@ -276,6 +276,7 @@ export class Agent {
     this.#refusing = false;
     this.counters.buffered++;
     if (!inserted) this.counters.duplicates++;
+    this.#log.debug(`machine ${machineId}: buffered ${record.id}${inserted ? "" : " (duplicate)"}`);
   }
 
   /** Stops polling and closes every worker (killing and reaping it); the uploader keeps going. Idempotent. */
