@@ -106,6 +106,23 @@ Deno.test("5xx storm then recovery: waits grow as 2^n + U(0,1) s up to the maxim
   }
 });
 
+Deno.test("a failure in the middle of a backlog: the prefetched next batch waits, records arrive in order", async () => {
+  const t = await setup();
+  try {
+    await seed(t.buffer, 400);
+    t.ingest.inject({ kind: "delay", ms: 30 }); // the next batch is surely prefetched while one is in flight
+    t.ingest.inject({ kind: "fail", skip: 1, count: 1, status: 503 }); // the 2nd request fails
+    t.start();
+    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    assertEquals(t.ingest.requests().map((r) => r.status).slice(0, 3), [200, 503, 200]);
+    const order = t.ingest.tsByMachine("mill-01");
+    assertEquals(order.length, 400);
+    assertEquals(order, order.toSorted((a, b) => a - b), "batch 3 must not overtake the failed batch 2");
+  } finally {
+    await t.stop();
+  }
+});
+
 Deno.test("a poison record among 1000: exactly it is dead-lettered, the other 999 arrive", async () => {
   const t = await setup({ batchSize: 1000 });
   try {

@@ -21,9 +21,12 @@ import { checkBatch } from "./validate.ts";
 
 export type { IngestCounts } from "./store.ts";
 
-/** A fault to inject. Count-based faults (fail, hang, ack_lost) are consumed in the order injected. */
+/**
+ * A fault to inject. Count-based faults (fail, hang, ack_lost) are consumed in the order injected; `skip`
+ * lets that many requests through normally before a `fail` starts.
+ */
 export type Fault =
-  | { kind: "fail"; count: number; status: number; retryAfter?: string; body?: string }
+  | { kind: "fail"; count: number; status: number; retryAfter?: string; body?: string; skip?: number }
   | { kind: "hang"; count: number }
   | { kind: "ack_lost"; count: number }
   | { kind: "reject_id"; id: string; reason?: string }
@@ -92,7 +95,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
   const path = opts.path ?? "/v1/telemetry";
   const rejectMode = opts.rejectMode ?? "status";
   let apiKey = opts.apiKey ?? null;
-  const queue: { fault: Extract<Fault, { count: number }>; left: number }[] = [];
+  const queue: { fault: Extract<Fault, { count: number }>; left: number; skip: number }[] = [];
   const rejectIds = new Map<string, string>();
   let delayMs = 0;
   let maxRecords = 0;
@@ -106,7 +109,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
       case "fail":
       case "hang":
       case "ack_lost":
-        if (f.count > 0) queue.push({ fault: f, left: f.count });
+        if (f.count > 0) queue.push({ fault: f, left: f.count, skip: f.kind === "fail" ? f.skip ?? 0 : 0 });
         // HTTP clients (Deno's fetch among them) silently resend a request whose pooled keep-alive
         // connection closed without an answer. So the request that loses its ack must arrive on a fresh
         // connection: close idle ones now, and answer with `connection: close` while this fault waits.
@@ -134,6 +137,10 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
   const takeFault = () => {
     const head = queue[0];
     if (!head) return null;
+    if (head.skip > 0) {
+      head.skip--;
+      return null;
+    }
     if (--head.left <= 0) queue.shift();
     return head.fault;
   };
