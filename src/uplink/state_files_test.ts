@@ -1,0 +1,52 @@
+import { assertEquals } from "../../tests/assert.ts";
+import {
+  DRAIN_REQUEST_STALE_MS,
+  readDrainRequest,
+  readUplinkStatus,
+  removeDrainRequest,
+  writeDrainRequest,
+  writeUplinkStatus,
+} from "./state_files.ts";
+
+Deno.test("drain requests: a stale heartbeat is ignored, only the owner removes its request", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const now = 1_000_000;
+    assertEquals(readDrainRequest(dir, now), null);
+    writeDrainRequest(dir, { id: "a", pid: 1, heartbeat_ts: now });
+    assertEquals(readDrainRequest(dir, now + 1000)?.id, "a");
+    assertEquals(readDrainRequest(dir, now + DRAIN_REQUEST_STALE_MS + 1), null, "stale request ignored");
+    removeDrainRequest(dir, "someone-else");
+    assertEquals(readDrainRequest(dir, now)?.id, "a");
+    removeDrainRequest(dir, "a");
+    assertEquals(readDrainRequest(dir, now), null);
+    Deno.writeTextFileSync(`${dir}/drain-request.json`, "{garbage");
+    assertEquals(readDrainRequest(dir, now), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("uplink status file round-trips; a missing or broken file reads as null", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assertEquals(readUplinkStatus(dir), null);
+    const st = {
+      state: "backoff",
+      last_success_ts: 5,
+      last_error: "HTTP 503",
+      sent_total: 7,
+      next_attempt_ts: 9,
+      pid: 42,
+      updated_ts: 8,
+      drain: null,
+    };
+    writeUplinkStatus(dir, st);
+    assertEquals(readUplinkStatus(dir), st);
+    Deno.writeTextFileSync(`${dir}/uplink-status.json`, "[1]");
+    assertEquals(readUplinkStatus(dir), null);
+    writeUplinkStatus(`${dir}/missing/dir`, st); // best effort: no throw
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
