@@ -119,7 +119,8 @@ export class Uploader {
 
   /**
    * Uploads until `signal` aborts. On abort, a request in flight gets {@link STOP_GRACE_MS} to finish; after
-   * that it is cancelled and its records return to the queue. Resolves (never rejects) when stopped.
+   * that it is cancelled and its records return to the queue. Resolves when stopped, having written its last
+   * acks and nacks to the buffer: close the buffer only after that.
    */
   async runLoop(signal: AbortSignal): Promise<void> {
     let transport: Transport | null = null;
