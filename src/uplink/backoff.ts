@@ -13,12 +13,9 @@
 /** Pause between retries in drain mode when the server gave no Retry-After. */
 export const DRAIN_RETRY_PAUSE_MS = 250;
 
-/** The wait after `n` consecutive failures: `min(max, (2^n + U(0,1)) s)`. `random` returns [0, 1). */
-export function backoffDelayMs(n: number, maxBackoffMs: number, random: () => number): number {
-  const exp = Math.min(Math.max(n, 0), 40);
-  const ms = (2 ** exp + random()) * 1000;
-  return Math.min(maxBackoffMs, Math.round(ms));
-}
+// One backoff formula for machines and the uplink: `2^n + U(0,1)` s capped (src/engine/backoff.ts).
+import { backoffDelayMs } from "../engine/backoff.ts";
+export { backoffDelayMs };
 
 /**
  * Parses a `Retry-After` header value: delta seconds (`"120"`) or an HTTP date. Returns the wait in
