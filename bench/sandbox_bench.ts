@@ -117,6 +117,30 @@ async function memoryPerWorker(counts: number[]): Promise<void> {
   }
 }
 
+/**
+ * Steady state: V8's optimising compilers make a worker grow for its first few thousand polls (at 1 poll a
+ * second that takes longer than the fleet run). One worker polled at 20 Hz shows where it ends up.
+ */
+async function steadyState(seconds: number): Promise<void> {
+  const w = new MachineWorker(machine("steady1"), { log: silent });
+  await w.poll();
+  const before = smaps(w.pid!);
+  const t0 = performance.now();
+  let polls = 0;
+  while (performance.now() - t0 < seconds * 1000) {
+    await w.poll();
+    polls++;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const after = smaps(w.pid!);
+  console.log(
+    `steady state, one worker polled at 20 Hz: RSS ${f1(before?.rss)} -> ${
+      f1(after?.rss)
+    } MiB after ${polls} polls`,
+  );
+  await w.close();
+}
+
 async function fleet(n: number, seconds: number): Promise<void> {
   const ws = Array.from({ length: n }, (_, i) => new MachineWorker(machine(`sim${i}`), { log: silent }));
   const t0 = performance.now();
@@ -231,6 +255,7 @@ export const sandboxSuite: Suite = {
     const machines = param("--machines", "SANDBOX_BENCH_MACHINES", 100);
     await startLatency(10);
     await memoryPerWorker([1, 10]);
+    await steadyState(45);
     await fleet(machines, seconds);
     if (Deno.env.get("SANDBOX_BENCH_V8") === "1" && !isStandalone()) {
       console.log("V8 flag experiment (bare workers, polled at 1 Hz for 30 s):");

@@ -36,3 +36,34 @@ Deno.test("readLines: multi-byte characters split across chunks decode intact", 
   const stream = ReadableStream.from([bytes.subarray(0, 3), bytes.subarray(3)]);
   assertEquals(await collect(stream, 100), [{ line: "Ä€😀" }]);
 });
+
+Deno.test("readLines: a byte stream is read in small BYOB chunks, lines longer than a chunk still join", async () => {
+  const data = new TextEncoder().encode("a".repeat(50) + "\n" + "b".repeat(10) + "\n");
+  let offset = 0;
+  const sizes: number[] = [];
+  const stream = new ReadableStream({
+    type: "bytes",
+    pull(c) {
+      const req = c.byobRequest!;
+      const view = req.view as Uint8Array;
+      sizes.push(view.byteLength);
+      const n = Math.min(view.byteLength, data.length - offset);
+      if (n === 0) {
+        c.close();
+        req.respond(0);
+        return;
+      }
+      view.set(data.subarray(offset, offset + n));
+      offset += n;
+      req.respond(n);
+    },
+  });
+  assertEquals(await collect2(stream, 100, 16), [{ line: "a".repeat(50) }, { line: "b".repeat(10) }]);
+  assertEquals(sizes.every((s) => s === 16), true);
+});
+
+async function collect2(stream: ReadableStream<Uint8Array>, max: number, chunk: number): Promise<LineItem[]> {
+  const out: LineItem[] = [];
+  for await (const item of readLines(stream, max, chunk)) out.push(item);
+  return out;
+}

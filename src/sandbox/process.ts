@@ -200,7 +200,7 @@ export class WorkerProcess {
         this.#log?.warn(`machine ${this.#machineId} worker: ${n} more stderr lines not logged`, props);
       }
     };
-    for await (const item of readLines(this.#child.stderr, STDERR_LINE_BYTES)) {
+    for await (const item of readLines(this.#child.stderr, STDERR_LINE_BYTES, 2048)) {
       const line = "overflow" in item
         ? `(stderr line of ${item.overflow} bytes dropped)`
         : oneLine(item.line, STDERR_LINE_BYTES);
