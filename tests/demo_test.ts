@@ -24,6 +24,6 @@ Deno.test("demo: a bad --duration is a usage error", async () => {
   assertEquals(r.code, 2);
   assertEquals(
     r.stderr.split("\n")[0],
-    'simco-agent demo: --duration: expected a duration of at least 1s like "30s" or "2m", got "soon"',
+    'simco-agent demo: --duration: expected a duration such as 30s or 10m (at least 1s), got "soon"',
   );
 });

@@ -1,4 +1,5 @@
 /** Types shared by the CLI's subcommands, and the errors that map to exit codes. */
+import { formatDuration, parseDuration } from "../config/duration.ts";
 import { loadConfigOrThrow } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { userCwd } from "../runtime.ts";
@@ -96,4 +97,23 @@ export function configFrom(args: ParsedArgs): Promise<Config> {
 /** For commands whose behaviour has not landed yet: says so plainly instead of pretending. */
 export function notAvailableYet(name: string): Promise<number> {
   return Promise.reject(new RuntimeFailure(`'${name}' is not available yet in this version of simco-agent`));
+}
+
+/**
+ * Reads a duration flag (`--timeout 10m`): milliseconds, or null when the flag is absent. Throws a UsageError
+ * naming the flag when the value is not a duration of at least `minMs`.
+ */
+export function durationFlag(args: ParsedArgs, name: string, minMs = 1): number | null {
+  const text = args.flags[name];
+  if (typeof text !== "string") return null;
+  const ms = parseDuration(text);
+  if (ms === null || ms < minMs) {
+    throw new UsageError(
+      `--${name}: expected a duration such as 30s or 10m${
+        minMs > 1 ? ` (at least ${formatDuration(minMs)})` : ""
+      }, got "${text}"`,
+      true,
+    );
+  }
+  return ms;
 }

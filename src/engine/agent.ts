@@ -6,6 +6,10 @@
  *   nothing but the buffer, so a hung, slow or crashing machine never delays another.
  * - With `when_full = "stop_polling"` a loop waits while the buffer has no room (the machine keeps its state).
  * - Availability changes are buffered as records of their own: `{availability, availability_reason}`.
+ * - A loop hands its records to the buffer and polls on without waiting for their commit: while storage
+ *   fails (disk full) the buffer keeps readings in memory up to its bound, and `hasRoom()` pauses polling
+ *   past that. Awaiting each commit would stall every machine for the whole episode. The outcome of each
+ *   enqueue (counters, the debug line once committed) is handled when it settles; stop() waits for them.
  * - The uploader runs its own loop on the same buffer.
  * - `status.json` is rewritten every second for `simco-agent status`.
  * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
@@ -77,6 +81,7 @@ export class Agent {
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #stopped: Promise<void> | null = null;
   #refusing = false;
+  #enqueues = new Set<Promise<void>>();
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
@@ -202,28 +207,28 @@ export class Agent {
       if (!sup.beginAttempt(Date.now())) continue;
       const outcome = await worker.poll();
       if (signal.aborted) break;
-      await this.#handleOutcome(m, sup, outcome);
+      this.#handleOutcome(m, sup, outcome);
     }
   }
 
-  async #handleOutcome(m: MachineConfig, sup: MachineSupervisor, outcome: PollOutcome): Promise<void> {
+  #handleOutcome(m: MachineConfig, sup: MachineSupervisor, outcome: PollOutcome): void {
     this.counters.polls++;
     const now = Date.now();
     let events: SupervisorEvent[];
     if (outcome.kind === "ok") {
       events = sup.onSuccess(now);
       // Availability goes first so the cloud sees AVAILABLE before (or with) the first reading.
-      await this.#handleEvents(events, outcome.ts);
-      await this.#enqueue(m.id, outcome.ts, outcome.metrics);
+      this.#handleEvents(events, outcome.ts);
+      this.#enqueue(m.id, outcome.ts, outcome.metrics);
     } else {
       this.counters.failuresByCause[outcome.cause] = (this.counters.failuresByCause[outcome.cause] ?? 0) + 1;
       this.#log.warn(`machine ${m.id}: poll failed (${outcome.cause}): ${outcome.message}`);
       events = sup.onFailure(now, `${outcome.cause}: ${outcome.message}`);
-      await this.#handleEvents(events, now);
+      this.#handleEvents(events, now);
     }
   }
 
-  async #handleEvents(events: SupervisorEvent[], ts: number): Promise<void> {
+  #handleEvents(events: SupervisorEvent[], ts: number): void {
     for (const e of events) {
       switch (e.type) {
         case "breaker_open":
@@ -240,14 +245,25 @@ export class Agent {
           const metrics: Record<string, string> = { availability: e.availability };
           if (e.reason) metrics.availability_reason = e.reason;
           this.#log.info(`machine ${e.machineId}: ${e.availability}${e.reason ? ` (${e.reason})` : ""}`);
-          await this.#enqueue(e.machineId, ts, metrics);
+          this.#enqueue(e.machineId, ts, metrics);
           break;
         }
       }
     }
   }
 
-  async #enqueue(machineId: string, ts: number, metrics: Metrics): Promise<void> {
+  /** Hands a record to the buffer now (keeping each machine's order); its commit is awaited in the background. */
+  #enqueue(machineId: string, ts: number, metrics: Metrics): void {
+    const p = this.#enqueueAndWait(machineId, ts, metrics).catch((e) => {
+      this.#log.error(
+        `machine ${machineId}: record not buffered: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+    this.#enqueues.add(p);
+    void p.finally(() => this.#enqueues.delete(p));
+  }
+
+  async #enqueueAndWait(machineId: string, ts: number, metrics: Metrics): Promise<void> {
     let record: IdentifiedRecord;
     try {
       record = makeRecord(machineId, ts, metrics);
@@ -288,6 +304,21 @@ export class Agent {
     for (const sup of this.#supervisors.values()) sup.stop();
   }
 
+  /**
+   * Waits until every reading handed to the buffer has settled (committed or refused), at most `timeoutMs`
+   * (storage may be failing). Resolves true when all settled.
+   */
+  async commitsSettled(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<false>((r) => timer = setTimeout(() => r(false), timeoutMs));
+    const all = Promise.all(this.#enqueues).then(() => true as const);
+    try {
+      return await Promise.race([all, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops gracefully (idempotent): see the module comment for the order. */
   stop(): Promise<void> {
     this.#stopped ??= this.#stop();
@@ -301,6 +332,7 @@ export class Agent {
     clearInterval(this.#statusTimer);
     await this.#writeStatus();
     await this.#buffer?.close();
+    await Promise.all(this.#enqueues);
     this.#lock?.release();
     const c = this.counters;
     this.#log.info(`stopped: ${c.polls} polls, ${c.buffered - c.duplicates} records buffered`);

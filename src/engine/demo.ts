@@ -160,6 +160,7 @@ export async function runDemo(
     clearInterval(view);
     out("stopping: polling stopped, uploading what is left...");
     await agent.stopPolling();
+    await agent.commitsSettled(10_000);
     const flushBy = Date.now() + 15_000;
     while (Date.now() < flushBy) {
       const s = agent.buffer!.stats();

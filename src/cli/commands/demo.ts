@@ -1,7 +1,6 @@
 /** `simco-agent demo [--duration 30s]`: the agent against simulated machines and a local ingest. */
-import { parseDuration } from "../../config/duration.ts";
 import { formatSummary, runDemo } from "../../engine/demo.ts";
-import { type Command, EXIT, UsageError } from "../command.ts";
+import { type Command, durationFlag, EXIT } from "../command.ts";
 
 /** The `demo` command. */
 export const demoCommand: Command = {
@@ -20,15 +19,7 @@ export const demoCommand: Command = {
   }],
   positionals: [],
   async run(args) {
-    const text = typeof args.flags.duration === "string" ? args.flags.duration : "30s";
-    const ms = parseDuration(text);
-    if (ms === null || ms < 1000) {
-      throw new UsageError(
-        `--duration: expected a duration of at least 1s like "30s" or "2m", got "${text}"`,
-        true,
-      );
-    }
-    const summary = await runDemo(ms);
+    const summary = await runDemo(durationFlag(args, "duration", 1000) ?? 30_000);
     console.log(formatSummary(summary));
     return summary.unaccounted === 0 ? EXIT.OK : EXIT.FAILURE;
   },

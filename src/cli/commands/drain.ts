@@ -1,9 +1,16 @@
 /** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/uplink/drain.ts). */
-import { parseDuration } from "../../config/duration.ts";
 import { getLog, setupLogging } from "../../log/mod.ts";
 import { drainBuffer, DrainConfigError } from "../../uplink/drain.ts";
 import { ProgressReporter } from "../../uplink/progress.ts";
-import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
+import {
+  type Command,
+  CONFIG_FLAG,
+  configFrom,
+  durationFlag,
+  EXIT,
+  RuntimeFailure,
+  UsageError,
+} from "../command.ts";
 
 /** The `drain` command. */
 export const drainCommand: Command = {
@@ -23,15 +30,7 @@ export const drainCommand: Command = {
   }],
   positionals: [],
   async run(args) {
-    let timeoutMs: number | null = null;
-    if (typeof args.flags.timeout === "string") {
-      timeoutMs = parseDuration(args.flags.timeout);
-      if (timeoutMs === null || timeoutMs <= 0) {
-        throw new UsageError(
-          `--timeout: expected a duration such as 30s or 10m, got "${args.flags.timeout}"`,
-        );
-      }
-    }
+    const timeoutMs = durationFlag(args, "timeout");
     const config = await configFrom(args);
     await setupLogging({ level: config.agent.logLevel });
     const ac = new AbortController();

@@ -1,11 +1,18 @@
 /** `simco-agent upload`: upload a .simco export file through the configured uplink (see src/uplink/offline.ts). */
 import { resolve } from "node:path";
-import { parseDuration } from "../../config/duration.ts";
 import { ExportFileError } from "../../uplink/export_file.ts";
 import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../uplink/offline.ts";
 import { ProgressReporter } from "../../uplink/progress.ts";
 import { userCwd } from "../../runtime.ts";
-import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
+import {
+  type Command,
+  CONFIG_FLAG,
+  configFrom,
+  durationFlag,
+  EXIT,
+  RuntimeFailure,
+  UsageError,
+} from "../command.ts";
 
 /** The `upload` command. */
 export const uploadCommand: Command = {
@@ -24,15 +31,7 @@ export const uploadCommand: Command = {
   }],
   positionals: [{ name: "FILE", description: "the .simco file written by export" }],
   async run(args) {
-    let timeoutMs: number | null = null;
-    if (typeof args.flags.timeout === "string") {
-      timeoutMs = parseDuration(args.flags.timeout);
-      if (timeoutMs === null || timeoutMs <= 0) {
-        throw new UsageError(
-          `--timeout: expected a duration such as 30s or 10m, got "${args.flags.timeout}"`,
-        );
-      }
-    }
+    const timeoutMs = durationFlag(args, "timeout");
     const config = await configFrom(args);
     const file = resolve(userCwd(), args.positionals[0]);
     const ac = new AbortController();
