@@ -34,15 +34,23 @@ export interface Plant {
   close(): Promise<void>;
 }
 
+/** Extra options of {@link makePlant}. */
+export interface PlantOptions {
+  /** `[agent] log_level` (default: not written, i.e. info). "debug" logs one line per buffered record. */
+  readonly logLevel?: "debug" | "info" | "warning" | "error";
+}
+
 /** Creates a plant whose machines.toml is `[agent]`+`[uplink]` (generated) followed by `rest`. */
-export async function makePlant(rest: string, uplinkExtra = ""): Promise<Plant> {
+export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptions = {}): Promise<Plant> {
   const dir = await Deno.makeTempDir({ prefix: "simco-e2e-" });
   const key = "test-key-" + crypto.randomUUID();
   const ingest = await startIngest({ dbPath: join(dir, "ingest.db"), apiKey: key });
   const config = join(dir, "machines.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]\nid = "e2e"\ndata_dir = "data"\n\n[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
+    `[agent]\nid = "e2e"\ndata_dir = "data"\n${
+      opts.logLevel ? `log_level = "${opts.logLevel}"\n` : ""
+    }\n[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
       `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n${rest}`,
   );
   const env = { E2E_KEY: key, NO_COLOR: "1" };

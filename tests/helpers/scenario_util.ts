@@ -1,0 +1,119 @@
+/**
+ * Helpers for tests/scenarios_test.ts: simulated machines with a per-test tag in their ids (so a test can find
+ * its own worker processes, orphans included), the ids an agent printed as buffered, `status --json`, a
+ * seeded random source, and tmpfs mounts for the disk-full scenario.
+ */
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import type { Plant } from "./agent.ts";
+import { runCli } from "./cli.ts";
+
+/** `n` healthy simulator machines `<tag>-1..n`, intervals spread from `minMs` to `maxMs`. */
+export function simMachines(tag: string, n: number, minMs = 100, maxMs = 200): string {
+  return Array.from({ length: n }, (_, i) => {
+    const ms = n === 1 ? minMs : Math.round(minMs + ((maxMs - minMs) * i) / (n - 1));
+    return `[[machines]]\nid = "${tag}-${i + 1}"\ndriver = "simulator"\ninterval = "${ms}ms"\n` +
+      `options = { seed = ${i + 1} }\n`;
+  }).join("\n");
+}
+
+/** A short random tag usable in machine ids. */
+export function randomTag(prefix: string): string {
+  return `${prefix}${crypto.randomUUID().slice(0, 8)}`;
+}
+
+const BUFFERED = /DEBUG simco\.engine: machine \S+: buffered ([0-9a-f]{64})/g;
+
+/** Ids an agent's stderr (log level debug) reports as committed to the buffer. */
+export function printedIds(stderr: string): string[] {
+  return [...stderr.matchAll(BUFFERED)].map((m) => m[1]);
+}
+
+/**
+ * Pids of live `__worker` processes whose machine id starts with `tag-`, whoever their parent is now
+ * (a worker orphaned by a kill -9 of its agent is re-parented). Linux /proc; empty elsewhere.
+ */
+export function workersOf(tag: string): number[] {
+  if (Deno.build.os !== "linux") return [];
+  const found: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
+      const i = argv.indexOf("--machine");
+      if (argv.includes("__worker") && i >= 0 && argv[i + 1]?.startsWith(`${tag}-`)) {
+        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+        if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") found.push(Number(e.name));
+      }
+    } catch { /* exited meanwhile */ }
+  }
+  return found;
+}
+
+/** Status document fields the scenarios read. */
+export interface StatusJson {
+  running: boolean;
+  pid: number | null;
+  buffer: { queued: number; in_flight: number; dead_letter: number; dropped_total: number };
+  uplink: { state: string; last_error: string | null; sent_total: number };
+  machines: { id: string; state: string }[];
+}
+
+/** Runs `status --json` on the plant; throws with its stderr when it fails. */
+export async function statusJson(plant: Plant): Promise<StatusJson> {
+  const r = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
+  if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** Small deterministic PRNG (mulberry32) so a failing run can be replayed from the printed seed. */
+export function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `{id, machine_id, ts}` of every record the plant's ingest stored (read from its SQLite file). */
+export function ingestRows(plant: Plant): { id: string; machine_id: string; ts: number }[] {
+  const db = new DatabaseSync(join(plant.dir, "ingest.db"), { readOnly: true });
+  try {
+    return db.prepare("SELECT id, machine_id, ts FROM records").all() as {
+      id: string;
+      machine_id: string;
+      ts: number;
+    }[];
+  } finally {
+    db.close();
+  }
+}
+
+/** True on Linux as root when a tmpfs can be mounted (tried once on a throwaway folder). */
+export function canMountTmpfs(): boolean {
+  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
+  const dir = Deno.makeTempDirSync({ prefix: "simco-mount-probe-" });
+  try {
+    const ok =
+      new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], stderr: "null" })
+        .outputSync().success;
+    if (ok) new Deno.Command("umount", { args: [dir] }).outputSync();
+    return ok;
+  } catch {
+    return false;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
+/** Runs `mount args...`; throws with its stderr when it fails. */
+export async function mount(...args: string[]): Promise<void> {
+  const r = await new Deno.Command("mount", { args, stdout: "null", stderr: "piped" }).output();
+  if (!r.success) throw new Error(`mount ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+}
+
+/** Lazily unmounts `dir` (ignores "not mounted"). */
+export async function unmount(dir: string): Promise<void> {
+  await new Deno.Command("umount", { args: ["-l", dir], stdout: "null", stderr: "null" }).output();
+}
