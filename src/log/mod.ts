@@ -89,11 +89,13 @@ export async function shutdownLogging(): Promise<void> {
 /** A logger for `simco.<category...>`. Before setupLogging it writes nothing. */
 export function getLog(...category: string[]): Log {
   const l = getLogger(["simco", ...category]);
+  // Messages are plain text, not LogTape templates: a server's JSON reply in a message must print as is.
+  const t = (m: string) => m.replaceAll("{", "{{").replaceAll("}", "}}");
   return {
-    debug: (m, p) => l.debug(m, p ?? {}),
-    info: (m, p) => l.info(m, p ?? {}),
-    warn: (m, p) => l.warn(m, p ?? {}),
-    error: (m, p) => l.error(m, p ?? {}),
-    critical: (m, p) => l.fatal(m, p ?? {}),
+    debug: (m, p) => l.debug(t(m), p ?? {}),
+    info: (m, p) => l.info(t(m), p ?? {}),
+    warn: (m, p) => l.warn(t(m), p ?? {}),
+    error: (m, p) => l.error(t(m), p ?? {}),
+    critical: (m, p) => l.fatal(t(m), p ?? {}),
   };
 }
