@@ -5,7 +5,10 @@
  *
  *   deno task bench sandbox                                   (100 machines, 60 s)
  *   SANDBOX_BENCH_SECONDS=20 SANDBOX_BENCH_MACHINES=50 deno task bench sandbox
- *   deno run -A --unstable-worker-options bench/sandbox_bench.ts --duration 20 --machines 50
+ *   deno run -A --unstable-worker-options bench/sandbox_bench.ts --duration 20 --machines 50 --warm 0
+ *
+ * Before the timed run every worker is warmed up with `--warm` / SANDBOX_BENCH_WARM polls (default 1000),
+ * so the memory figures are those of long-running workers, not of fresh ones.
  *
  * Memory and CPU figures need Linux (/proc); elsewhere they print as n/a.
  *
@@ -141,12 +144,26 @@ async function steadyState(seconds: number): Promise<void> {
   await w.close();
 }
 
-async function fleet(n: number, seconds: number): Promise<void> {
+async function fleet(n: number, seconds: number, warm: number): Promise<void> {
   const ws = Array.from({ length: n }, (_, i) => new MachineWorker(machine(`sim${i}`), { log: silent }));
   const t0 = performance.now();
   // Start in batches so 100 process starts do not compete for 2 cores all at once.
   for (let i = 0; i < n; i += 10) await Promise.all(ws.slice(i, i + 10).map((w) => w.poll()));
   console.log(`fleet: ${n} workers started in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  if (warm > 0) {
+    // Bring every worker to its steady state first (see steadyState), 10 machines at a time.
+    const t1 = performance.now();
+    for (let i = 0; i < n; i += 10) {
+      await Promise.all(
+        ws.slice(i, i + 10).map(async (w) => {
+          for (let k = 0; k < warm; k++) await w.poll();
+        }),
+      );
+    }
+    console.log(
+      `fleet: warmed up with ${warm} polls per worker in ${((performance.now() - t1) / 1000).toFixed(1)} s`,
+    );
+  }
   const agentCpu0 = cpuUsage();
   const workerCpu0 = ws.map((w) => procCpu(w.pid!));
   const base = performance.now() + 1000;
@@ -237,12 +254,12 @@ async function flagExperiment(flags: string[], n: number, seconds: number): Prom
   }
 }
 
-function param(flag: string, env: string, dflt: number): number {
+function param(flag: string, env: string, dflt: number, zeroOk = false): number {
   const i = Deno.args.indexOf(flag);
   const v = i >= 0 ? Deno.args[i + 1] : Deno.env.get(env);
   const n = v === undefined ? dflt : Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new Error(`${flag} / ${env}: expected a positive number, got ${v}`);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) {
+    throw new Error(`${flag} / ${env}: expected a ${zeroOk ? "non-negative" : "positive"} number, got ${v}`);
   }
   return n;
 }
@@ -253,10 +270,11 @@ export const sandboxSuite: Suite = {
   async run() {
     const seconds = param("--duration", "SANDBOX_BENCH_SECONDS", 60);
     const machines = param("--machines", "SANDBOX_BENCH_MACHINES", 100);
+    const warm = param("--warm", "SANDBOX_BENCH_WARM", 1000, true);
     await startLatency(10);
     await memoryPerWorker([1, 10]);
     await steadyState(45);
-    await fleet(machines, seconds);
+    await fleet(machines, seconds, warm);
     if (Deno.env.get("SANDBOX_BENCH_V8") === "1" && !isStandalone()) {
       console.log("V8 flag experiment (bare workers, polled at 1 Hz for 30 s):");
       for (

@@ -291,7 +291,11 @@ export class MachineWorker {
     await proc.kill(this.#graceMs, hung);
   }
 
-  /** Asks the driver to close, then ends and reaps the process. Idempotent; later polls fail. */
+  /**
+   * Asks the driver to close (when idle), then ends and reaps the process. Idempotent; later polls fail with
+   * cause `spawn` ("worker is closed"). A poll in flight is not waited for: it ends at once as a `crash`
+   * failure, "worker closed during the poll".
+   */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       const proc = this.#proc;

@@ -40,6 +40,8 @@ const ENV_KEEP = [
   "XDG_CACHE_HOME",
   "DENO_DIR",
   "DENO_NO_UPDATE_CHECK",
+  // Honoured by `deno run` (not by compiled binaries): lets a from-source run try V8 flags on the workers.
+  "DENO_V8_FLAGS",
   "PATH",
   "SYSTEMROOT",
   "SystemRoot",
