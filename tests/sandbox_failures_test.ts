@@ -199,3 +199,28 @@ Deno.test("close: idempotent, ends a hung poll, later polls fail; unknown driver
   assertEquals(unknown.pid, null);
   await unknown.close();
 });
+
+Deno.test("a reply to the wrong request, and garbage between polls: protocol failures, recycled", async () => {
+  const probe = (id: string, action: string) =>
+    new MachineWorker(
+      machine(id, { driver: "__sandbox_probe", host: "127.0.0.1", port: 9, options: { action } }),
+      { log: new MemoryLog(), graceMs: GRACE, driverModule: PROBE_MODULE },
+    );
+  const wrong = probe("probe-wrong-id", "wrong_id");
+  const late = probe("probe-late", "late_garbage");
+  try {
+    expectFail(await wrong.poll(), "protocol", /reply to request 999 while waiting for request \d+/);
+    assertEquals(wrong.pid, null);
+
+    assertEquals((await late.poll()).kind, "ok");
+    const pid = late.pid;
+    await new Promise((r) => setTimeout(r, 300)); // the garbage arrives while idle
+    const second = await late.poll(); // recycles first, then polls a fresh worker
+    assert(second.kind === "ok", JSON.stringify(second));
+    assertNotEquals(late.pid, pid);
+    assertEquals(late.stats.recycles.protocol, 1);
+    await expectGone(pid);
+  } finally {
+    await Promise.all([wrong.close(), late.close()]);
+  }
+});

@@ -8,6 +8,8 @@
  * - `uncaught`: throws from a timer (the driver's Web Worker dies) and never answers;
  * - `nonfinite`: returns NaN; `huge`: returns a 2 MiB string; `console`: console.log, then a normal reading;
  * - `spam`: 500 lines on stderr, then a normal reading;
+ * - `wrong_id`: writes a reply to request 999 on stdout and never answers;
+ * - `late_garbage`: answers, then writes garbage to stdout between polls;
  * - `echo`: a normal reading `{ polls }`.
  */
 import type { Driver, DriverContext, DriverDescription } from "../../drivers/types.ts";
@@ -104,6 +106,18 @@ class ProbeDriver implements Driver {
         return { spindle_speed: NaN };
       case "huge":
         return { program: "x".repeat(2 * 1024 * 1024) };
+      case "wrong_id":
+        // Forges a reply to another request on the protocol stream, then never answers.
+        Deno.stdout.writeSync(
+          new TextEncoder().encode('{"type":"telemetry","id":999,"ts":1,"metrics":{},"rss":1}\n'),
+        );
+        return await new Promise<Metrics>(() => {});
+      case "late_garbage":
+        // Answers, then writes garbage while no request is outstanding (after each fresh worker's first poll).
+        if (this.#polls === 1) {
+          setTimeout(() => Deno.stdout.writeSync(new TextEncoder().encode("late garbage\n")), 20);
+        }
+        return { polls: this.#polls };
       case "spam":
         for (let i = 0; i < 500; i++) console.error(`probe: spam line ${i}`);
         return { polls: this.#polls };
