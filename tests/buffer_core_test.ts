@@ -266,3 +266,32 @@ Deno.test("buffer: claims start after what is in flight, and still see reused ro
     await b.close();
   });
 });
+
+Deno.test("buffer: claimRaw hands out the stored metrics text; space comes back once the queue is empty", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, { ...OPTS, maxRecords: 10_000 });
+    const rs = Array.from({ length: 3000 }, (_, i) => rec(i, "mill-01", { note: "x".repeat(1000) }));
+    await Promise.all(rs.map((r) => b.enqueue(r)));
+    const full = b.pageCount();
+    assert(full > 1000, `expected a file over 4 MiB, got ${full} pages`);
+    const first = b.claimRaw(1000);
+    assertEquals(first.map((r) => r.id), rs.slice(0, 1000).map((r) => r.id));
+    assertEquals(first.map((r) => r.metricsJson), rs.slice(0, 1000).map((r) => JSON.stringify(r.metrics)));
+    assertEquals([first[1].machine_id, first[1].ts, first[1].attempts], ["mill-01", 1, 0]);
+    const second = b.claimRaw(1000);
+    b.ack(second.map((r) => r.id)); // the later batch first
+    b.ack(first.slice(0, 10).map((r) => r.id)); // then part of the first
+    b.nack(first.slice(10).map((r) => r.id));
+    assertEquals([b.stats().queued, b.stats().in_flight], [1990, 0]);
+    assertEquals(b.claim(2000).map((r) => r.ts), [...range(10, 1000), ...range(2000, 3000)]);
+    assert(b.pageCount() >= full, "no vacuum while most of the file is still queued");
+    b.ack(rs.map((r) => r.id)); // ids not in flight are ignored
+    assertEquals([b.stats().queued, b.stats().in_flight], [0, 0]);
+    assert(b.pageCount() < full / 10, `space not returned: ${b.pageCount()} of ${full} pages`);
+    await b.close();
+  });
+});
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}

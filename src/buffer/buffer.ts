@@ -30,7 +30,8 @@ import {
   errorText,
 } from "./errors.ts";
 import { type QuickCheck, startQuickCheck } from "./check.ts";
-import { CountThrottle, StorageEpisode } from "./policy.ts";
+import { ClaimedSeqs } from "./claimed.ts";
+import { CountThrottle, StorageEpisode, vacuumPlan } from "./policy.ts";
 import { toRow } from "./row.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
 import { assertQuickCheck, type NewRow, type Op, type Row, Store } from "./store.ts";
@@ -41,6 +42,7 @@ import {
   type ClaimedRecord,
   type DeadLetter,
   fileBytes,
+  type RawClaimedRecord,
 } from "./types.ts";
 
 interface Pending {
@@ -65,7 +67,7 @@ export class TelemetryBuffer {
   #closed = false;
   readonly #episode: StorageEpisode;
   /** Seq of each record handed out by claim() and not yet settled. */
-  readonly #claimed = new Map<string, number>();
+  readonly #claimed = new ClaimedSeqs();
   #queued = 0;
   #inFlight = 0;
   #dead = 0;
@@ -395,6 +397,26 @@ export class TelemetryBuffer {
    * Returns [] while storage fails.
    */
   claim(n: number): ClaimedRecord[] {
+    const raw = this.claimRaw(n);
+    const out: ClaimedRecord[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i];
+      out[i] = {
+        id: r.id,
+        machine_id: r.machine_id,
+        ts: r.ts,
+        metrics: JSON.parse(r.metricsJson),
+        attempts: r.attempts,
+      };
+    }
+    return out;
+  }
+
+  /**
+   * {@link claim} without parsing the metrics: each record carries them as the stored JSON text
+   * (`metricsJson`, made by `JSON.stringify` at enqueue), which the uplink splices into its request body.
+   */
+  claimRaw(n: number): RawClaimedRecord[] {
     if (this.#closed) throw new BufferClosedError("buffer is closed");
     if (!(n >= 1)) return [];
     if (!this.#store) return [];
@@ -407,36 +429,25 @@ export class TelemetryBuffer {
     }
     this.#queued -= rows.length;
     this.#inFlight += rows.length;
-    const out: ClaimedRecord[] = new Array(rows.length);
+    const ids: string[] = new Array(rows.length);
+    const seqs: number[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
-      this.#claimed.set(r.id, r.seq);
-      out[i] = {
-        id: r.id,
-        machine_id: r.machine_id,
-        ts: Number(r.ts),
-        metrics: JSON.parse(r.metrics),
-        attempts: Number(r.attempts),
-      };
+      ids[i] = rows[i].id;
+      seqs[i] = rows[i].seq;
     }
-    return out;
-  }
-
-  #take(id: string): number | undefined {
-    const seq = this.#claimed.get(id);
-    if (seq !== undefined) this.#claimed.delete(id);
-    return seq;
+    this.#claimed.add(ids, seqs);
+    return rows; // a Row is a RawClaimedRecord (plus its seq): no copy per record
   }
 
   /** Deletes delivered records. Ids not currently claimed from this buffer are ignored. */
   ack(ids: readonly string[]): void {
-    const seqs = ids.map((id) => this.#take(id)).filter((s) => s !== undefined);
+    const seqs = this.#claimed.take(ids);
     if (seqs.length) this.#run({ kind: "ack", seqs });
   }
 
   /** Returns claimed records to the queue, keeping their place, with attempts + 1. */
   nack(ids: readonly string[]): void {
-    const seqs = ids.map((id) => this.#take(id)).filter((s) => s !== undefined);
+    const seqs = this.#claimed.take(ids);
     if (seqs.length) this.#run({ kind: "nack", seqs });
   }
 
@@ -444,7 +455,7 @@ export class TelemetryBuffer {
   deadLetter(items: readonly { id: string; reason: string }[]): void {
     const out: { seq: number; reason: string }[] = [];
     for (const it of items) {
-      const seq = this.#take(it.id);
+      const [seq] = this.#claimed.take([it.id]);
       if (seq !== undefined) out.push({ seq, reason: it.reason });
     }
     if (out.length) this.#run({ kind: "dead", items: out });
@@ -521,11 +532,20 @@ export class TelemetryBuffer {
     return n;
   }
 
-  #maybeVacuum(force = false): void {
-    if (!force && this.#deletedSinceVacuum < VACUUM_AFTER_DELETES) return;
+  /**
+   * Returns free space to the file system by {@link vacuumPlan}: looked at after every
+   * `VACUUM_AFTER_DELETES` deleted rows, and whenever deletions left the queue empty.
+   */
+  #maybeVacuum(): void {
+    if (this.#deletedSinceVacuum === 0) return;
+    const empty = this.#queued === 0 && this.#inFlight === 0;
+    if (!empty && this.#deletedSinceVacuum < VACUUM_AFTER_DELETES) return;
     this.#deletedSinceVacuum = 0;
     try {
-      this.#store?.vacuum(force);
+      const store = this.#store;
+      if (!store) return;
+      const { free, pages } = store.space();
+      store.vacuum(vacuumPlan(free, pages, empty));
     } catch { /* space comes back on a later try */ }
   }
 
@@ -554,8 +574,12 @@ export class TelemetryBuffer {
       for (const p of lost) p.d.reject(err);
     }
     try {
-      this.#store?.vacuum(true);
-      this.#store?.checkpoint();
+      const store = this.#store;
+      if (store) {
+        const { free, pages } = store.space();
+        store.vacuum(vacuumPlan(free, pages, this.#queued === 0 && this.#inFlight === 0, true));
+        store.checkpoint();
+      }
     } catch { /* the next open recovers from the WAL */ }
     this.#store?.close();
     this.#store = null;

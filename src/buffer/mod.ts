@@ -1,7 +1,8 @@
 /**
  * The durable store-and-forward buffer (`<data_dir>/buffer.db`). See docs/buffer.md for the guarantees.
  *
- * - {@link TelemetryBuffer}: open, enqueue (group-committed), claim / ack / nack / deadLetter, stats.
+ * - {@link TelemetryBuffer}: open, enqueue (group-committed), claim (or claimRaw) / ack / nack / deadLetter,
+ *   stats.
  * - {@link acquireDataDirLock} / {@link lockHolder}: one agent per data directory.
  * - {@link readBufferStats} / {@link readDeadLetters}: read-only views, safe while another process runs.
  */
@@ -13,6 +14,7 @@ export {
   type ClaimedRecord,
   type DeadLetter,
   fileBytes,
+  type RawClaimedRecord,
 } from "./types.ts";
 export {
   BufferClosedError,

@@ -17,8 +17,8 @@ export interface Row {
   machine_id: string;
   /** Record time. */
   ts: number;
-  /** Metrics JSON text. */
-  metrics: string;
+  /** Metrics JSON text (column `metrics`). */
+  metricsJson: string;
   /** Nacks so far. */
   attempts: number;
 }
@@ -68,13 +68,16 @@ const STATEMENTS = {
     "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) VALUES (?, ?, ?, ?, ?)",
   drop: "DELETE FROM telemetry_buffer WHERE seq IN " +
     "(SELECT seq FROM telemetry_buffer WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT ?)",
-  claim: "SELECT seq, id, machine_id, ts, metrics, attempts FROM telemetry_buffer " +
+  claim: "SELECT seq, id, machine_id, ts, metrics AS metricsJson, attempts FROM telemetry_buffer " +
     "WHERE state = 'queued' AND seq >= ? ORDER BY seq LIMIT ?",
   // Claimed rows are exactly the queued rows between the first and the last one selected.
   mark: "UPDATE telemetry_buffer SET state = 'in_flight' WHERE seq BETWEEN ? AND ? AND state = 'queued'",
   ack: "DELETE FROM telemetry_buffer WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'in_flight'",
+  ackRange: "DELETE FROM telemetry_buffer WHERE seq BETWEEN ? AND ? AND state = 'in_flight'",
   nack: "UPDATE telemetry_buffer SET state = 'queued', attempts = attempts + 1 " +
     "WHERE seq IN (SELECT value FROM json_each(?)) AND state = 'in_flight'",
+  nackRange: "UPDATE telemetry_buffer SET state = 'queued', attempts = attempts + 1 " +
+    "WHERE seq BETWEEN ? AND ? AND state = 'in_flight'",
   deadCopy: "INSERT OR REPLACE INTO dead_letter(id, machine_id, ts, metrics, attempts, reason, dead_at) " +
     "SELECT id, machine_id, ts, metrics, attempts, ?, ? FROM telemetry_buffer WHERE seq = ? AND state = 'in_flight'",
   deadDel: "DELETE FROM telemetry_buffer WHERE seq = ? AND state = 'in_flight'",
@@ -215,12 +218,12 @@ export class Store {
   #apply(op: Op, now: number): Delta {
     const st = this.#st;
     if (op.kind === "ack") {
-      const n = Number(st.ack.run(JSON.stringify(op.seqs)).changes);
+      const n = bySeqs(op.seqs, st.ack, st.ackRange);
       return { queued: 0, inFlight: -n, dead: 0, deleted: n };
     }
     if (op.kind === "nack") {
       for (const seq of op.seqs) if (seq < this.#queuedFrom) this.#queuedFrom = seq;
-      const n = Number(st.nack.run(JSON.stringify(op.seqs)).changes);
+      const n = bySeqs(op.seqs, st.nack, st.nackRange);
       return { queued: n, inFlight: -n, dead: 0, deleted: 0 };
     }
     let n = 0;
@@ -305,18 +308,28 @@ export class Store {
     return Number((this.db.prepare("PRAGMA page_count").get() as { page_count: number }).page_count);
   }
 
-  /**
-   * Returns free pages to the file system (auto_vacuum = INCREMENTAL): all of them with `force`, else up to
-   * 16 MiB when at least a quarter of the file is free.
-   */
-  vacuum(force: boolean): void {
+  /** Free-list pages and the file's page count. */
+  space(): { free: number; pages: number } {
     const free = Number(
       (this.db.prepare("PRAGMA freelist_count").get() as { freelist_count: number }).freelist_count,
     );
-    if (force ? free > 0 : free >= 2048 && free * 4 >= this.pageCount()) {
-      // .all() steps the pragma to completion (exec() frees a single page per call in node:sqlite).
-      this.db.prepare(`PRAGMA incremental_vacuum(${force ? 0 : 4096})`).all();
+    return { free, pages: this.pageCount() };
+  }
+
+  /**
+   * Returns free pages to the file system (auto_vacuum = INCREMENTAL): `pages` of them with
+   * `incremental_vacuum` (`Infinity`: all), or `"rebuild"`: a full `VACUUM` (copies the live pages, so only
+   * for a small file) and a passive checkpoint, so the file shrinks now rather than at the next checkpoint.
+   */
+  vacuum(plan: "none" | "rebuild" | number): void {
+    if (plan === "none" || plan === 0) return;
+    if (plan === "rebuild") {
+      this.db.exec("VACUUM");
+      this.db.prepare("PRAGMA wal_checkpoint(PASSIVE)").all();
+      return;
     }
+    // .all() steps the pragma to completion (exec() frees a single page per call in node:sqlite).
+    this.db.prepare(`PRAGMA incremental_vacuum(${Number.isFinite(plan) ? Math.floor(plan) : 0})`).all();
   }
 
   /**
@@ -340,6 +353,54 @@ export class Store {
 export function assertQuickCheck(db: DatabaseSync): void {
   const verdict = Object.values(db.prepare("PRAGMA quick_check(1)").get() as Record<string, string>)[0];
   if (verdict !== "ok") throw new Error(`database disk image is malformed (quick_check: ${verdict})`);
+}
+
+/** Above this many runs of consecutive seqs, one json_each statement beats a statement per run. */
+const MAX_RANGE_RUNS = 8;
+
+/**
+ * Runs an ack or nack over `seqs` and returns the rows changed. A claimed batch is usually one run of
+ * consecutive seqs (records are appended in order), and `seq BETWEEN lo AND hi` walks it directly: every
+ * integer in the range is in `seqs`, so it changes exactly the rows the `IN (json_each)` form would, without
+ * building and parsing a JSON list and probing the table once per seq.
+ */
+function bySeqs(seqs: readonly number[], list: StatementSync, range: StatementSync): number {
+  const runs = seqRuns(seqs, MAX_RANGE_RUNS);
+  if (runs === null) return Number(list.run(JSON.stringify(seqs)).changes);
+  let n = 0;
+  for (const [lo, hi] of runs) n += Number(range.run(lo, hi).changes);
+  return n;
+}
+
+/**
+ * Splits distinct seqs into runs of consecutive integers `[lo, hi]`, ascending; null when there are more than
+ * `max` runs.
+ */
+export function seqRuns(seqs: readonly number[], max: number): [number, number][] | null {
+  if (seqs.length === 0) return [];
+  let sorted = seqs;
+  for (let i = 1; i < seqs.length; i++) {
+    if (seqs[i] <= seqs[i - 1]) {
+      sorted = [...seqs].sort((a, b) => a - b);
+      break;
+    }
+  }
+  const runs: [number, number][] = [];
+  let lo = sorted[0];
+  let hi = lo;
+  for (let i = 1; i < sorted.length; i++) {
+    const s = sorted[i];
+    if (s === hi) continue; // a repeat changes nothing twice
+    if (s === hi + 1) {
+      hi = s;
+      continue;
+    }
+    runs.push([lo, hi]);
+    if (runs.length >= max) return null;
+    lo = hi = s;
+  }
+  runs.push([lo, hi]);
+  return runs;
 }
 
 function addDelta(target: Delta, d: Delta): void {

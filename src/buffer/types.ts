@@ -47,6 +47,24 @@ export interface ClaimedRecord {
   attempts: number;
 }
 
+/**
+ * A claimed record with its metrics as the JSON text stored in the buffer ({@link TelemetryBuffer.claimRaw}):
+ * exactly `JSON.stringify(metrics)` of the record as enqueued, so the uplink splices it into a request body
+ * without parsing it.
+ */
+export interface RawClaimedRecord {
+  /** The record id (lowercase hex SHA-256). */
+  id: string;
+  /** Machine id. */
+  machine_id: string;
+  /** Epoch milliseconds UTC. */
+  ts: number;
+  /** The metrics object as JSON text. */
+  metricsJson: string;
+  /** Failed delivery attempts so far (nacks). */
+  attempts: number;
+}
+
 /** Counts and sizes of a buffer. */
 export interface BufferStats {
   /** Records waiting for upload (committed). */

@@ -12,10 +12,12 @@
  * Records are sent depth-first in their original order, so one machine's records still arrive in order.
  */
 import { classify, type PostResult } from "./classify.ts";
-import type { Rejection, WireRecord } from "./protocol.ts";
+import type { OutgoingRecord, Rejection } from "./protocol.ts";
 
 /** Sends one request; resolves to its raw result (never throws). */
-export type PostFn = (records: readonly WireRecord[]) => Promise<PostResult>;
+export type PostFn<R extends OutgoingRecord = OutgoingRecord> = (
+  records: readonly R[],
+) => Promise<PostResult>;
 
 /** Why a delivery stopped before every record had an answer. */
 export type DeliveryProblem =
@@ -41,9 +43,9 @@ export interface DeliveryOutcome {
 }
 
 /** Sends `records` through `post`, splitting and bisecting as the protocol says. */
-export async function deliver(
-  records: readonly WireRecord[],
-  post: PostFn,
+export async function deliver<R extends OutgoingRecord>(
+  records: readonly R[],
+  post: PostFn<R>,
   clock: () => number = Date.now,
 ): Promise<DeliveryOutcome> {
   const acked: string[] = [];
@@ -54,7 +56,7 @@ export async function deliver(
   let requests = 0;
   let tooLargeAt: number | null = null;
   let problem: DeliveryProblem | null = null;
-  const pending: (readonly WireRecord[])[] = records.length ? [records] : [];
+  const pending: (readonly R[])[] = records.length ? [records] : [];
   while (pending.length) {
     const chunk = pending.shift()!;
     requests++;

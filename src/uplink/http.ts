@@ -11,7 +11,7 @@
  */
 import type { UplinkSection } from "../config/types.ts";
 import type { PostResult } from "./classify.ts";
-import { encodeBatch, type EncodedBody, USER_AGENT, type WireRecord } from "./protocol.ts";
+import { encodeBatch, type EncodedBody, type OutgoingRecord, USER_AGENT } from "./protocol.ts";
 
 /** Thrown when the api key cannot be found; the message names the variable or file, never the key. */
 export class ApiKeyError extends Error {
@@ -87,9 +87,9 @@ export interface TransportOptions {
 /** Posts batches; {@link Transport.close} releases the TLS client. */
 export interface Transport {
   /** Sends one batch; never throws (errors become a {@link PostResult}). `signal` aborts it. */
-  post(records: readonly WireRecord[], signal?: AbortSignal): Promise<PostResult>;
+  post(records: readonly OutgoingRecord[], signal?: AbortSignal): Promise<PostResult>;
   /** Encodes a batch ahead of time (`sent_at` is now). */
-  encode(records: readonly WireRecord[]): EncodedBody;
+  encode(records: readonly OutgoingRecord[]): EncodedBody;
   /** Sends a body made by {@link Transport.encode}; never throws. */
   send(body: EncodedBody, signal?: AbortSignal): Promise<PostResult>;
   /** Releases resources (the custom TLS client). */
@@ -122,7 +122,8 @@ export function createTransport(opts: TransportOptions): Transport {
     }
     client = Deno.createHttpClient({ caCerts: [pem] });
   }
-  const encode = (records: readonly WireRecord[]) => encodeBatch(opts.agentId, clock(), records, opts.gzip);
+  const encode = (records: readonly OutgoingRecord[]) =>
+    encodeBatch(opts.agentId, clock(), records, opts.gzip);
   const send = async ({ body, contentEncoding }: EncodedBody, signal?: AbortSignal): Promise<PostResult> => {
     let key: string | null = null;
     try {

@@ -17,7 +17,7 @@ import { getLog, type Log } from "../log/mod.ts";
 import { type AttemptEnd, BackoffSchedule, DRAIN_RETRY_PAUSE_MS } from "./backoff.ts";
 import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.ts";
 import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
-import type { EncodedBody, Rejection, WireRecord } from "./protocol.ts";
+import type { EncodedBody, RawWireRecord, Rejection } from "./protocol.ts";
 import type { PostResult } from "./classify.ts";
 import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
 import { sleep, yieldToEventLoop } from "./timing.ts";
@@ -43,16 +43,16 @@ export interface UploaderOptions {
   dataDir: string;
 }
 
-/** One claimed record, as the buffer returns it. */
-export interface ClaimedLike extends WireRecord {
+/** One claimed record, as the buffer's claimRaw returns it: metrics as JSON text, spliced into the body. */
+export interface ClaimedLike extends RawWireRecord {
   /** Failed attempts so far. */
   readonly attempts: number;
 }
 
 /** The part of the buffer (src/buffer/mod.ts TelemetryBuffer) the uploader uses. */
 export interface UploadQueue {
-  /** Moves up to n oldest queued records to in_flight and returns them. */
-  claim(n: number): ClaimedLike[];
+  /** Moves up to n oldest queued records to in_flight and returns them, metrics unparsed. */
+  claimRaw(n: number): ClaimedLike[];
   /** Deletes acknowledged records. */
   ack(ids: string[]): void;
   /** Returns records to queued (attempts + 1). */
@@ -251,7 +251,7 @@ export class Uploader {
   async #step(transport: Transport, signal: AbortSignal, drain: boolean) {
     const prepared = this.#next;
     this.#next = null;
-    const batch = prepared?.records ?? this.#queue.claim(this.#batchLimit);
+    const batch = prepared?.records ?? this.#queue.claimRaw(this.#batchLimit);
     if (batch.length === 0) {
       this.#flushDeferred();
       if (this.#report.state === "ok") this.#report.set({ state: "idle" });
@@ -273,7 +273,7 @@ export class Uploader {
       await yieldToEventLoop();
       this.#flushDeferred();
       if (batch.length === this.#batchLimit && !signal.aborted) {
-        const next = this.#queue.claim(this.#batchLimit);
+        const next = this.#queue.claimRaw(this.#batchLimit);
         if (next.length) {
           this.#next = { records: next, body: transport.encode(next) };
         }

@@ -42,14 +42,42 @@ export const USER_AGENT = `simco-agent/${VERSION}`;
 /** Lowercase hex SHA-256, the id format. */
 export const ID_PATTERN = /^[0-9a-f]{64}$/;
 
-/** Serialises a batch as the JSON request body (only the four wire fields of each record). */
-export function encodeBatchJson(agentId: string, sentAt: number, records: readonly WireRecord[]): string {
-  const wire = new Array(records.length);
+/**
+ * One record whose metrics are already JSON text (as the buffer stores them, see
+ * TelemetryBuffer.claimRaw): the text goes into the request body as it is, never parsed.
+ */
+export interface RawWireRecord {
+  /** Content id. */
+  readonly id: string;
+  /** Machine id. */
+  readonly machine_id: string;
+  /** Epoch milliseconds UTC. */
+  readonly ts: number;
+  /** The metrics object as JSON text (`JSON.stringify` of the metrics). */
+  readonly metricsJson: string;
+}
+
+/** A record the uplink can send: metrics as an object or as JSON text. */
+export type OutgoingRecord = WireRecord | RawWireRecord;
+
+/**
+ * Serialises a batch as the JSON request body (only the four wire fields of each record). The body is built
+ * as text: a record's metrics are `metricsJson` when it has it (spliced unparsed), else
+ * `JSON.stringify(metrics)`; both give the same bytes for the same record.
+ */
+export function encodeBatchJson(
+  agentId: string,
+  sentAt: number,
+  records: readonly OutgoingRecord[],
+): string {
+  let s = `{"agent_id":${JSON.stringify(agentId)},"sent_at":${JSON.stringify(sentAt)},"records":[`;
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    wire[i] = { id: r.id, machine_id: r.machine_id, ts: r.ts, metrics: r.metrics };
+    const metrics = "metricsJson" in r ? r.metricsJson : JSON.stringify(r.metrics);
+    s += (i === 0 ? '{"id":' : ',{"id":') + JSON.stringify(r.id) + ',"machine_id":' +
+      JSON.stringify(r.machine_id) + ',"ts":' + JSON.stringify(r.ts) + ',"metrics":' + metrics + "}";
   }
-  return JSON.stringify({ agent_id: agentId, sent_at: sentAt, records: wire });
+  return s + "]}";
 }
 
 /** The request body and the header that describes it. */
@@ -64,7 +92,7 @@ export interface EncodedBody {
 export function encodeBatch(
   agentId: string,
   sentAt: number,
-  records: readonly WireRecord[],
+  records: readonly OutgoingRecord[],
   gzip: boolean,
 ): EncodedBody {
   const json = encodeBatchJson(agentId, sentAt, records);
