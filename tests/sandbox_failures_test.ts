@@ -224,3 +224,21 @@ Deno.test("a reply to the wrong request, and garbage between polls: protocol fai
     await Promise.all([wrong.close(), late.close()]);
   }
 });
+
+Deno.test("a memory cap below a fresh worker's own memory is reported once, not enforced by recycling", async () => {
+  const log = new MemoryLog();
+  const w = new MachineWorker(machine("tiny-cap", { maxMemoryMb: 32 }), { log });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const out = await w.poll();
+      assert(out.kind === "ok" && out.recycled === undefined, JSON.stringify(out));
+    }
+    assertEquals(w.stats.spawns, 1);
+    assertEquals(
+      log.lines.filter((l) => l.includes("max_memory_mb 32 is below what a fresh worker uses")).length,
+      1,
+    );
+  } finally {
+    await w.close();
+  }
+});

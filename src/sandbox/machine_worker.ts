@@ -14,7 +14,8 @@
  * - Memory: every reply reports the worker's resident memory; a poll that succeeds with the worker above
  *   `machine.maxMemoryMb` returns its reading (marked `recycled: "memory"`) and the process is retired in
  *   the background, so the next poll starts fresh. A worker that dies of V8 heap exhaustion fails with
- *   cause `memory`.
+ *   cause `memory`. A cap that even a freshly initialised worker exceeds is reported once and not enforced
+ *   (recycling after every poll would not help).
  * - poll() never throws and polls of one MachineWorker are serialised; different MachineWorkers share
  *   nothing, so a hung or crashing machine never delays another machine's polls.
  */
@@ -99,6 +100,7 @@ export class MachineWorker {
   #queue: Promise<unknown> = Promise.resolve();
   #nextId = 0;
   #busy = false;
+  #capReachable = true;
   #closed: Promise<void> | null = null;
   /** Counters: processes started and recycled. */
   readonly stats: WorkerStats = {
@@ -165,7 +167,8 @@ export class MachineWorker {
         const durationMs = performance.now() - started;
         const { ts, metrics } = r.reply;
         const cap = this.#machine.maxMemoryMb * MIB;
-        if (proc.rss > cap) {
+        // A cap below what a fresh worker already uses cannot be met by recycling (see #start): no thrashing.
+        if (proc.rss > cap && this.#capReachable) {
           const msg = `resident memory ${
             (proc.rss / MIB).toFixed(1)
           } MiB is above max_memory_mb ${this.#machine.maxMemoryMb}`;
@@ -226,9 +229,23 @@ export class MachineWorker {
     }, m.timeoutMs);
     if (init.kind === "reply" && init.reply.type === "ready") {
       this.stats.lastStartMs = performance.now() - spawnedAt;
+      this.#checkCap(proc.rss);
       return proc;
     }
     return await this.#failAndRetire(proc, started, init, "init");
+  }
+
+  /** A cap below a freshly initialised worker's memory is reported once and not enforced. */
+  #checkCap(freshRss: number): void {
+    const reachable = freshRss <= this.#machine.maxMemoryMb * MIB;
+    if (!reachable && this.#capReachable) {
+      this.#log.warn(
+        `machine ${this.#machine.id}: max_memory_mb ${this.#machine.maxMemoryMb} is below what a fresh worker ` +
+          `uses (${(freshRss / MIB).toFixed(1)} MiB resident); the memory cap is not enforced`,
+        { machine: this.#machine.id },
+      );
+    }
+    this.#capReachable = reachable;
   }
 
   async #failAndRetire(
