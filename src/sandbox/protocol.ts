@@ -3,7 +3,8 @@
  * (`simco-agent __worker`). The full description with examples is docs/worker-protocol.md; in short:
  *
  * - The worker writes `{"type":"hello","protocol":1,"pid":N,"rss":B}` once it is ready for requests.
- * - The agent sends one request at a time on stdin, each with an increasing integer `id`:
+ * - The agent sends one request at a time on stdin (the worker answers pipelined ones in order), each with an
+ *   increasing integer `id`:
  *   `init` (driver name, options, context, sandbox permissions), `poll`, `close`.
  * - The worker answers each on stdout with the same `id`: `ready` (init), `telemetry` (poll: `ts`, `metrics`),
  *   `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a one-line `message`.

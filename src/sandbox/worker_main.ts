@@ -92,6 +92,7 @@ export async function runWorker(): Promise<number> {
     current = null;
     write({ ...m, id, rss: rss() });
     if (op === "close") Deno.exit(0);
+    pump();
   };
 
   const startHost = (
@@ -129,6 +130,54 @@ export async function runWorker(): Promise<number> {
     return [w, loaded];
   };
 
+  const queue: Request[] = []; // requests received while the driver is busy: answered in order
+
+  /** Starts the next queued request when the driver is idle. */
+  const pump = (): void => {
+    while (current === null && queue.length > 0) {
+      const req = queue.shift()!;
+      if (req.op === "init") {
+        if (host !== null) {
+          write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
+          continue;
+        }
+        let started: [Worker, Promise<string | null>];
+        try {
+          started = startHost(req.permissions, req.ctx.machineId, req.module);
+        } catch (e) {
+          const message = oneLine(`cannot start the driver's Web Worker: ${String(e)}`);
+          write({ type: "error", id: req.id, code: "driver_error", message, rss: rss() });
+          continue;
+        }
+        const h = started[0];
+        host = h;
+        // Busy until the Web Worker answers init. Not awaited: stdin must keep being read (to notice the agent
+        // going away) even while the driver's modules load, or hang loading.
+        current = req;
+        started[1].then((problem) => {
+          if (problem === null) {
+            h.postMessage(req);
+            return;
+          }
+          current = null;
+          write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
+          pump();
+        });
+        continue;
+      }
+      if (host === null) {
+        if (req.op === "close") {
+          write({ type: "closed", id: req.id, rss: rss() });
+          Deno.exit(0);
+        }
+        write({ type: "error", id: req.id, code: "protocol", message: "poll before init", rss: rss() });
+        continue;
+      }
+      current = req;
+      host.postMessage(req);
+    }
+  };
+
   write({ type: "hello", protocol: PROTOCOL_VERSION, pid: Deno.pid, rss: rss() });
 
   for await (const item of readLines(Deno.stdin.readable, MAX_LINE_BYTES)) {
@@ -142,47 +191,8 @@ export async function runWorker(): Promise<number> {
       console.error(`worker: ${req}`);
       return EXIT_BAD_REQUEST;
     }
-    if (current !== null) {
-      write({ type: "error", id: req.id, code: "protocol", message: "request while busy", rss: rss() });
-      continue;
-    }
-    if (req.op === "init") {
-      if (host !== null) {
-        write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
-        continue;
-      }
-      let started: [Worker, Promise<string | null>];
-      try {
-        started = startHost(req.permissions, req.ctx.machineId, req.module);
-      } catch (e) {
-        const message = oneLine(`cannot start the driver's Web Worker: ${String(e)}`);
-        write({ type: "error", id: req.id, code: "driver_error", message, rss: rss() });
-        continue;
-      }
-      host = started[0];
-      // Busy until the Web Worker answers init. Not awaited: this loop must keep reading stdin (and notice
-      // the agent going away) even while the driver's modules load, or hang loading.
-      current = req;
-      const h = host;
-      started[1].then((problem) => {
-        if (problem === null) {
-          h.postMessage(req);
-          return;
-        }
-        current = null;
-        write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
-      });
-      continue;
-    } else if (host === null) {
-      if (req.op === "close") {
-        write({ type: "closed", id: req.id, rss: rss() });
-        return 0;
-      }
-      write({ type: "error", id: req.id, code: "protocol", message: "poll before init", rss: rss() });
-      continue;
-    }
-    current = req;
-    host.postMessage(req);
+    queue.push(req);
+    pump();
   }
   // stdin closed: the agent is gone (or closed us). Exit now, even if the driver is still busy.
   return 0;
