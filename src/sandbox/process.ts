@@ -134,8 +134,9 @@ export class WorkerProcess {
     this.#machineId = machineId;
     this.#log = opts.log;
     this.#writer = child.stdin.getWriter();
-    const out = this.#readStdout(opts.maxLineBytes);
-    const err = this.#readStderr();
+    // A pipe that errors (rather than ends) must not leave `exited` rejected: it counts as ended.
+    const out = this.#readStdout(opts.maxLineBytes).catch((e) => this.#problem(`stdout: ${String(e)}`));
+    const err = this.#readStderr().catch(() => {});
     this.exited = Promise.all([child.status, out, err]).then(([s]) => {
       const info: ExitInfo = { code: s.code, signal: s.signal };
       this.#exit = info;
