@@ -9,7 +9,15 @@
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 /** Deno flags the binary is compiled with and that `deno task agent` runs with. */
-export const RUNTIME_FLAGS: readonly string[] = ["-A", "--unstable-worker-options", "--no-prompt"];
+// `--no-maglev`: V8's mid-tier compiler grows every worker by ~7 MiB over its first thousand polls; without it a
+// worker stays near 19.7 MiB PSS at no measurable CPU cost (bench/sandbox_bench.ts, docs/worker-protocol.md). The
+// compiled binary takes V8 flags only at compile time, hence here and in the compile task.
+export const RUNTIME_FLAGS: readonly string[] = [
+  "-A",
+  "--unstable-worker-options",
+  "--no-prompt",
+  "--v8-flags=--no-maglev",
+];
 
 /** Absolute path of main.ts (meaningful only when not compiled). */
 export const MAIN_MODULE: string = fromFileUrl(new URL("../main.ts", import.meta.url));

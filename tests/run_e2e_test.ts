@@ -121,6 +121,7 @@ Deno.test("run: 5 failures open the breaker (CRITICAL), the probe after the cool
   try {
     const statusOf = async () => {
       const r = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
+      if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr}`);
       return JSON.parse(r.stdout).machines.find((m: { id: string }) => m.id === "bad-1");
     };
     const critical = await waitFor("bad-1 CRITICAL", 19_000, async () => {

@@ -260,7 +260,7 @@ function readTimings(r: Reader, t: Table, path: string, base: Timings | null): T
       t,
       "max_memory_mb",
       `${path}.max_memory_mb`,
-      32,
+      96,
       65_536,
       base?.maxMemoryMb ?? DEFAULTS.max_memory_mb,
     )!,
