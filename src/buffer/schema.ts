@@ -56,6 +56,9 @@ CREATE INDEX telemetry_buffer_in_flight ON telemetry_buffer(seq) WHERE state = '
 /** Migration steps: `MIGRATIONS[v]` takes version v to v + 1. */
 const MIGRATIONS: Record<number, string> = { 0: SCHEMA_V1_SQL, 1: MIGRATE_1_TO_2 };
 
+/** How long a read-write connection waits for a lock held by a reader (`PRAGMA busy_timeout`). */
+export const BUSY_TIMEOUT_MS = 5000;
+
 /**
  * Connection settings every read-write connection uses:
  * - WAL: readers (status, dead-letters list) never block the writer, and a commit is one append.
@@ -71,7 +74,7 @@ PRAGMA synchronous = FULL;
 PRAGMA journal_size_limit = 67108864;
 PRAGMA cache_size = -16384;
 PRAGMA temp_store = MEMORY;
-PRAGMA busy_timeout = 5000;
+PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS};
 `;
 
 /** Reads `PRAGMA user_version`. */

@@ -4,7 +4,7 @@
  * TelemetryBuffer decides what a failure means (buffer.ts).
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { CONNECTION_PRAGMAS, migrate, refuseNewer } from "./schema.ts";
+import { BUSY_TIMEOUT_MS, CONNECTION_PRAGMAS, migrate, refuseNewer } from "./schema.ts";
 import type { DeadLetter } from "./types.ts";
 
 /** A queue row as read by claim. */
@@ -319,13 +319,18 @@ export class Store {
   /**
    * Returns free pages to the file system (auto_vacuum = INCREMENTAL): `pages` of them with
    * `incremental_vacuum` (`Infinity`: all), or `"rebuild"`: a full `VACUUM` (copies the live pages, so only
-   * for a small file) and a passive checkpoint, so the file shrinks now rather than at the next checkpoint.
+   * for a small file) followed by a checkpoint that truncates the WAL unless a reader is in the way, so the
+   * space is back now rather than at the next checkpoint.
    */
   vacuum(plan: "none" | "rebuild" | number): void {
     if (plan === "none" || plan === 0) return;
     if (plan === "rebuild") {
       this.db.exec("VACUUM");
-      this.db.prepare("PRAGMA wal_checkpoint(PASSIVE)").all();
+      try {
+        this.checkpoint();
+      } finally {
+        this.db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      }
       return;
     }
     // .all() steps the pragma to completion (exec() frees a single page per call in node:sqlite).
