@@ -94,11 +94,6 @@ export function configFrom(args: ParsedArgs): Promise<Config> {
   return loadConfigOrThrow(file, userCwd());
 }
 
-/** For commands whose behaviour has not landed yet: says so plainly instead of pretending. */
-export function notAvailableYet(name: string): Promise<number> {
-  return Promise.reject(new RuntimeFailure(`'${name}' is not available yet in this version of simco-agent`));
-}
-
 /**
  * Reads a duration flag (`--timeout 10m`): milliseconds, or null when the flag is absent. Throws a UsageError
  * naming the flag when the value is not a duration of at least `minMs`.
