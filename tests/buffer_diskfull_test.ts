@@ -8,26 +8,11 @@ import { DatabaseSync } from "node:sqlite";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { rec, recordingLog, waitFor } from "./helpers/buffer_util.ts";
-
-function canMount(): boolean {
-  if (Deno.build.os !== "linux" || Deno.uid() !== 0) return false;
-  const dir = Deno.makeTempDirSync({ prefix: "simco-mount-probe-" });
-  try {
-    const ok =
-      new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=64k", "tmpfs", dir], stderr: "null" })
-        .outputSync().success;
-    if (ok) new Deno.Command("umount", { args: [dir] }).outputSync();
-    return ok;
-  } catch {
-    return false;
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-}
+import { canMountTmpfs } from "./helpers/tmpfs.ts";
 
 Deno.test({
   name: "buffer: a really full file system (tmpfs) pauses commits and they resume when space returns",
-  ignore: !canMount(),
+  ignore: !canMountTmpfs(),
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
     const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })
@@ -74,7 +59,7 @@ Deno.test({
 
 Deno.test({
   name: "buffer: opening on a full file system does not fail; the buffer opens itself when space returns",
-  ignore: !canMount(),
+  ignore: !canMountTmpfs(),
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
     const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })

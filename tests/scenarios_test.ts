@@ -13,17 +13,15 @@ import { assert, assertEquals } from "./assert.ts";
 import { type AgentProcess, childPids, isAlive, makePlant, type Plant, waitFor } from "./helpers/agent.ts";
 import { runCli } from "./helpers/cli.ts";
 import {
-  canMountTmpfs,
   ingestRows,
-  mount,
   printedIds,
   prng,
   randomTag,
   simMachines,
   statusJson,
-  unmount,
   workersOf,
 } from "./helpers/scenario_util.ts";
+import { canMountTmpfs, mount, unmount } from "./helpers/tmpfs.ts";
 
 const linux = Deno.build.os === "linux";
 
