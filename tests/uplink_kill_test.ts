@@ -8,16 +8,7 @@ import { startIngest } from "../src/ingest/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { harness, keyFile, openBuffer, seed, uplinkFor, waitForLine } from "./helpers/uplink_env.ts";
 import { tempDir } from "./helpers/uplink_records.ts";
-
-/** Small deterministic PRNG (mulberry32) so a failure can be replayed from the printed seed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from "../src/util/random.ts";
 
 Deno.test("kill -9 mid-upload at 20 random moments, restart: every record arrives exactly once", async () => {
   const seedValue = Date.now() % 100_000;

@@ -14,6 +14,9 @@
  * - after 5-20 parts the program changes.
  */
 import type { Metrics } from "../../src/record/mod.ts";
+import { seededRandom } from "../../src/util/random.ts";
+
+export { seededRandom };
 
 /** Programs the simulator runs: name, spindle speed (rev/min), cycle time (s), feedrate (mm/s). */
 export const PROGRAMS: readonly { name: string; rpm: number; cycleS: number; feed: number }[] = [
@@ -35,18 +38,6 @@ export const ALARMS: readonly { code: string; severity: "FAULT" | "WARNING"; mes
   { code: "TL0012", severity: "WARNING", message: "TOOL LIFE EXPIRED T12" },
   { code: "LB0001", severity: "WARNING", message: "LUBRICATION LEVEL LOW" },
 ];
-
-/** A seeded pseudo-random source (mulberry32): `next()` is uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Phase = "READY" | "ACTIVE" | "FEED_HOLD" | "COMPLETED" | "ALARM" | "ESTOP" | "STOPPED";
 

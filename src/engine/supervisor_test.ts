@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { backoffBoundsMs } from "./backoff.ts";
 import { type MachinePolicy, MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
+import { seededRandom as seeded } from "../util/random.ts";
 
 const T0 = 1_700_000_000_000;
 const POLICY: MachinePolicy = {
@@ -10,18 +11,6 @@ const POLICY: MachinePolicy = {
   breakerThreshold: 5,
   breakerCooldownMs: 900_000,
 };
-
-/** A deterministic random source (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function make(policy: Partial<MachinePolicy> = {}, phaseMs = 0, random = () => 0.5): MachineSupervisor {
   return new MachineSupervisor("mill-01", { ...POLICY, ...policy }, { now: T0, random, phaseMs });

@@ -7,6 +7,9 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import type { Plant } from "./agent.ts";
 import { runCli } from "./cli.ts";
+import { seededRandom as prng } from "../../src/util/random.ts";
+
+export { prng };
 
 /** `n` healthy simulator machines `<tag>-1..n`, intervals spread from `minMs` to `maxMs`. */
 export function simMachines(tag: string, n: number, minMs = 100, maxMs = 200): string {
@@ -64,16 +67,6 @@ export async function statusJson(plant: Plant): Promise<StatusJson> {
   const r = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
   if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr}`);
   return JSON.parse(r.stdout);
-}
-
-/** Small deterministic PRNG (mulberry32) so a failing run can be replayed from the printed seed. */
-export function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `{id, machine_id, ts}` of every record the plant's ingest stored (read from its SQLite file). */
