@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { childPids, isAlive, makePlant, waitFor } from "./helpers/agent.ts";
 import { runCli } from "./helpers/cli.ts";
+import { printedIds } from "./helpers/scenario_util.ts";
 import { recordId } from "../src/record/mod.ts";
 
 const HEALTHY = (n: number, interval = "200ms") =>
@@ -169,6 +170,40 @@ Deno.test("poll prints one record whose id matches the spec; an unknown machine 
     const bad = await runCli(["poll", "sim-9", "--config", plant.config], { env: plant.env });
     assertEquals(bad.code, 2);
     assertStringIncludes(bad.stderr, 'no machine "sim-9"');
+  } finally {
+    await plant.close();
+  }
+});
+
+Deno.test("run: a second SIGTERM forces the exit (130); no worker stays, every buffered record is delivered later", async () => {
+  const plant = await makePlant(
+    HEALTHY(2, "100ms") + `\n[[machines]]\nid = "hang-1"\ndriver = "simulator"\ntimeout = "5s"\n` +
+      `options = { behaviour = "hang" }\n`,
+    "",
+    { logLevel: "debug" },
+  );
+  const agent = plant.startAgent();
+  try {
+    await waitFor("records at the ingest", 20_000, () => plant.ingest.counts().unique >= 10);
+    plant.ingest.inject({ kind: "delay", ms: 3000 });
+    const before = plant.ingest.requests().length;
+    await waitFor("an upload in flight", 10_000, () => plant.ingest.requests().length > before || undefined);
+    const workers = childPids(agent.pid);
+    if (Deno.build.os === "linux") assertEquals(workers.length, 3, `worker processes: ${workers}`);
+    Deno.kill(agent.pid, "SIGTERM");
+    await waitFor("the first signal logged", 5_000, () => agent.stderr().includes("SIGTERM received"));
+    Deno.kill(agent.pid, "SIGTERM");
+    const status = await agent.status;
+    assertEquals(status.code, 130, agent.stderr());
+    assertStringIncludes(agent.stderr(), "second signal: forcing exit");
+    await waitFor("workers gone", 5_000, () => workers.every((pid) => !isAlive(pid)));
+    plant.ingest.inject({ kind: "delay", ms: 0 });
+    const drain = await runCli(["drain", "--config", plant.config, "--timeout", "30s"], { env: plant.env });
+    assertEquals(drain.code, 0, drain.stderr);
+    const printed = printedIds(agent.stderr());
+    assert(printed.length >= 10);
+    const stored = new Set(plant.ingest.ids());
+    assertEquals(printed.filter((id) => !stored.has(id)), []);
   } finally {
     await plant.close();
   }
