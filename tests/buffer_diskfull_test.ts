@@ -8,16 +8,14 @@ import { DatabaseSync } from "node:sqlite";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { rec, recordingLog, waitFor } from "./helpers/buffer_util.ts";
-import { canMountTmpfs } from "./helpers/tmpfs.ts";
+import { canMountTmpfs, mount, unmount } from "./helpers/tmpfs.ts";
 
 Deno.test({
   name: "buffer: a really full file system (tmpfs) pauses commits and they resume when space returns",
   ignore: !canMountTmpfs(),
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
-    const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })
-      .output();
-    assert(mount.success, "mount tmpfs");
+    await mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", root);
     try {
       const ballast = join(root, "ballast");
       await Deno.writeFile(ballast, new Uint8Array(900 * 1024));
@@ -51,7 +49,7 @@ Deno.test({
       assertEquals((db.prepare("SELECT count(*) AS n FROM telemetry_buffer").get() as { n: number }).n, i);
       db.close();
     } finally {
-      await new Deno.Command("umount", { args: ["-l", root] }).output();
+      await unmount(root);
       await Deno.remove(root, { recursive: true });
     }
   },
@@ -62,9 +60,7 @@ Deno.test({
   ignore: !canMountTmpfs(),
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "simco-tmpfs-" });
-    const mount = await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=2m", "tmpfs", root] })
-      .output();
-    assert(mount.success, "mount tmpfs");
+    await mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", root);
     try {
       const data = join(root, "data");
       const quiet = recordingLog();
@@ -99,7 +95,7 @@ Deno.test({
         await b.close();
       }
     } finally {
-      await new Deno.Command("umount", { args: ["-l", root] }).output();
+      await unmount(root);
       await Deno.remove(root, { recursive: true });
     }
   },
