@@ -22,23 +22,16 @@ import type { MachineConfig } from "../src/config/types.ts";
 import type { Log } from "../src/log/mod.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
 import { DENO_CONFIG, isStandalone, MAIN_MODULE, RUNTIME_FLAGS } from "../src/runtime.ts";
+import { machine as testMachine } from "../tests/helpers/sandbox_machines.ts";
 
 const silent: Log = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
 
+/** A healthy simulator machine with the bench's timeout and a seed taken from its id. */
 function machine(id: string): MachineConfig {
-  return {
-    id,
-    driver: "simulator",
-    host: null,
-    port: null,
-    intervalMs: 1000,
+  return testMachine(id, {
     timeoutMs: 5000,
-    maxBackoffMs: 60_000,
-    breakerThreshold: 5,
-    breakerCooldownMs: 60_000,
-    maxMemoryMb: 256,
     options: { seed: Number(id.replace(/\D/g, "")) || 1, behaviour: "healthy" },
-  };
+  });
 }
 
 interface Mem {
