@@ -6,14 +6,13 @@
  * drain/saturation >= 0.8.
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { DENO_CONFIG } from "../src/runtime.ts";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import type { UplinkSection } from "../src/config/types.ts";
 import { type IdentifiedRecord, makeRecord } from "../src/record/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
 import { encodeBatch } from "../src/uplink/protocol.ts";
 import type { Suite } from "./mod.ts";
+import { denoScriptArgs } from "../tests/helpers/deno_script.ts";
 
 const N = Number(Deno.env.get("UPLINK_BENCH_RECORDS") ?? 100_000);
 const ROUNDS = Number(Deno.env.get("UPLINK_BENCH_ROUNDS") ?? 3);
@@ -46,17 +45,13 @@ function records(n: number): IdentifiedRecord[] {
 async function ingestProcess(dir: string) {
   await Deno.mkdir(dir, { recursive: true });
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      DENO_CONFIG,
-      fileURLToPath(new URL("../src/ingest/main.ts", import.meta.url)),
+    args: denoScriptArgs(
+      new URL("../src/ingest/main.ts", import.meta.url),
       "--db",
       join(dir, "ingest.db"),
       "--api-key-env",
       "BENCH_KEY",
-    ],
+    ),
     env: { BENCH_KEY: KEY },
     stdin: "piped",
     stdout: "piped",

@@ -3,12 +3,11 @@
  * named by a temp machines.toml.
  */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { DENO_CONFIG } from "../src/runtime.ts";
 import { readBufferStats, TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const CONFIG = `[agent]\nid = "cell3"\ndata_dir = "data"\n\n[[machines]]\nid = "m1"\ndriver = "simulator"\n`;
 
@@ -55,15 +54,7 @@ Deno.test("dead-letters CLI: list, purge needs --yes, requeue and purge refuse w
 
     // While an agent holds the data dir: list still works, requeue is refused with the holder's pid.
     const holder = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "--config",
-        DENO_CONFIG,
-        fileURLToPath(new URL("./helpers/buffer_lock_holder.ts", import.meta.url)),
-        "hold",
-        data,
-      ],
+      args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), "hold", data),
       stdout: "piped",
       stderr: "inherit",
     }).spawn();

@@ -7,10 +7,10 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DENO_CONFIG } from "../src/runtime.ts";
 import { recordId } from "../src/record/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { withTempDir } from "./helpers/buffer_util.ts";
+import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const WRITER = fileURLToPath(new URL("./helpers/buffer_writer.ts", import.meta.url));
 const ROUNDS = 20;
@@ -47,7 +47,7 @@ Deno.test("buffer: every id printed after its commit survives kill -9 (20 random
     let printedTotal = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--config", DENO_CONFIG, WRITER, dir, String(round)],
+        args: denoScriptArgs(WRITER, dir, String(round)),
         stdout: "piped",
         stderr: "piped",
         stdin: "null",

@@ -1,8 +1,6 @@
 /** The buffer under failure: full disk, damaged files, and a data directory another process holds. */
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { DatabaseSync } from "node:sqlite";
-import { DENO_CONFIG } from "../src/runtime.ts";
 import { recordId } from "../src/record/mod.ts";
 import {
   acquireDataDirLock,
@@ -20,6 +18,7 @@ import {
   assertThrows,
 } from "./assert.ts";
 import { rec, recordingLog, waitFor, withTempDir } from "./helpers/buffer_util.ts";
+import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const OPTS = { maxRecords: 100_000, whenFull: "drop_oldest" } as const;
 
@@ -189,15 +188,7 @@ for (const quickCheck of ["background", "blocking"] as const) {
 
 async function spawnHelper(mode: "hold" | "try", dir: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      DENO_CONFIG,
-      fileURLToPath(new URL("./helpers/buffer_lock_holder.ts", import.meta.url)),
-      mode,
-      dir,
-    ],
+    args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), mode, dir),
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",

@@ -1,11 +1,11 @@
 /** Shared setup for the uplink tests: uplink sections, seeded buffers, a collecting logger, harness processes. */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DENO_CONFIG } from "../../src/runtime.ts";
 import { TelemetryBuffer } from "../../src/buffer/mod.ts";
 import type { UplinkSection } from "../../src/config/types.ts";
 import type { Log } from "../../src/log/mod.ts";
 import { makeRecords } from "./uplink_records.ts";
+import { denoScriptArgs } from "./deno_script.ts";
 
 /** An `[uplink]` section for tests: short timeout and 1 s max backoff (the smallest the config allows). */
 export function uplinkFor(url: string, keyFile: string, over: Partial<UplinkSection> = {}): UplinkSection {
@@ -67,7 +67,7 @@ export function harness(
   env: Record<string, string> = {},
 ): Deno.ChildProcess {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--no-prompt", "--config", DENO_CONFIG, HARNESS, ...args],
+    args: denoScriptArgs(HARNESS, ...args),
     stdin,
     stdout: "piped",
     stderr: "piped",
