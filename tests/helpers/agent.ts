@@ -107,27 +107,47 @@ export async function waitFor<T>(what: string, ms: number, cond: () => T | Promi
   }
 }
 
-/** Pids of live processes whose parent is `ppid` (Linux /proc; empty elsewhere). */
-export function childPids(ppid: number): number[] {
+/** One live (non-zombie) process from /proc: its pid, parent pid and argv. */
+export interface ProcInfo {
+  /** Process id. */
+  readonly pid: number;
+  /** Parent process id. */
+  readonly ppid: number;
+  /** Command line. */
+  readonly argv: string[];
+}
+
+/** The live process `pid` (Linux /proc), or null when it is gone, a zombie, or not on Linux. */
+export function procInfo(pid: number): ProcInfo | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (fields[0] === "Z") return null;
+    const argv = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0");
+    return { pid, ppid: Number(fields[1]), argv };
+  } catch {
+    return null;
+  }
+}
+
+/** Every live process (Linux /proc; empty elsewhere). */
+export function liveProcesses(): ProcInfo[] {
   if (Deno.build.os !== "linux") return [];
-  const pids: number[] = [];
+  const out: ProcInfo[] = [];
   for (const e of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[1]) === ppid && fields[0] !== "Z") pids.push(Number(e.name));
-    } catch { /* exited meanwhile */ }
+    const p = procInfo(Number(e.name));
+    if (p) out.push(p);
   }
-  return pids;
+  return out;
+}
+
+/** Pids of live processes whose parent is `ppid` (Linux /proc; empty elsewhere). */
+export function childPids(ppid: number): number[] {
+  return liveProcesses().filter((p) => p.ppid === ppid).map((p) => p.pid);
 }
 
 /** Whether a pid is a live (non-zombie) process (Linux /proc; false elsewhere). */
 export function isAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    return false;
-  }
+  return procInfo(pid) !== null;
 }

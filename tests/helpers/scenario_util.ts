@@ -5,7 +5,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import type { Plant } from "./agent.ts";
+import { liveProcesses, type Plant } from "./agent.ts";
 import { runCli } from "./cli.ts";
 import { seededRandom as prng } from "../../src/util/random.ts";
 
@@ -37,20 +37,10 @@ export function printedIds(stderr: string): string[] {
  * (a worker orphaned by a kill -9 of its agent is re-parented). Linux /proc; empty elsewhere.
  */
 export function workersOf(tag: string): number[] {
-  if (Deno.build.os !== "linux") return [];
-  const found: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).split("\0");
-      const i = argv.indexOf("--machine");
-      if (argv.includes("__worker") && i >= 0 && argv[i + 1]?.startsWith(`${tag}-`)) {
-        const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-        if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") found.push(Number(e.name));
-      }
-    } catch { /* exited meanwhile */ }
-  }
-  return found;
+  return liveProcesses().filter(({ argv }) => {
+    const i = argv.indexOf("--machine");
+    return argv.includes("__worker") && i >= 0 && argv[i + 1]?.startsWith(`${tag}-`);
+  }).map((p) => p.pid);
 }
 
 /** Status document fields the scenarios read. */
