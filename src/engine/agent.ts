@@ -27,6 +27,7 @@ import {
 import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
+import { spreadPhaseMs } from "./scheduler.ts";
 import { MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
 import { type MachineStatus, readStatusFile, type StatusFile, writeStatusFile } from "./status.ts";
 
@@ -123,7 +124,7 @@ export class Agent {
         now,
         random: this.#random,
         // Spread first polls over the first interval so many machines at the same interval do not fire together.
-        phaseMs: Math.floor(((i + this.#random()) / config.machines.length) * m.intervalMs),
+        phaseMs: spreadPhaseMs(i, config.machines.length, m.intervalMs),
         counters: old ? { polls_total: old.polls_total, failures_total: old.failures_total } : undefined,
       });
       this.#supervisors.set(m.id, sup);
