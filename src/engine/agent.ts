@@ -82,6 +82,7 @@ export class Agent {
   #statusTimer: ReturnType<typeof setInterval> | undefined;
   #stopped: Promise<void> | null = null;
   #refusing = false;
+  #statusFailing = false;
   #enqueues = new Set<Promise<void>>();
 
   constructor(config: Config, opts: AgentOptions = {}) {
@@ -181,8 +182,14 @@ export class Agent {
   async #writeStatus(): Promise<void> {
     try {
       await writeStatusFile(this.#config.agent.dataDir, this.statusFile());
+      if (this.#statusFailing) this.#log.info("status.json is written again");
+      this.#statusFailing = false;
     } catch (e) {
-      this.#log.warn(`cannot write status.json: ${e instanceof Error ? e.message : String(e)}`);
+      // Once per episode: a full disk would otherwise add a line every second to a log on the same disk.
+      if (!this.#statusFailing) {
+        this.#log.warn(`cannot write status.json: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      this.#statusFailing = true;
     }
   }
 
