@@ -59,10 +59,12 @@ export interface DriverContext {
   readonly timeoutMs: number;
 }
 
-/** A driver instance; one per machine, inside that machine's worker. */
+/**
+ * A driver instance; one per machine, inside that machine's worker. A driver's module exports
+ * `createDriver(): Driver`; its {@link DriverDescription} lives apart, in a pure data file the registry
+ * (drivers/registry.ts) imports, so that no driver code runs outside the machine's sandbox.
+ */
 export interface Driver {
-  /** Static description (name, option schema, sample options). */
-  describe(): DriverDescription;
   /** Connects or prepares. Throwing here fails the poll attempt, like a failed poll. */
   init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): Promise<void>;
   /** Reads the machine once. Returns metrics in the shared vocabulary; throws on failure. */
@@ -71,5 +73,5 @@ export interface Driver {
   close?(): Promise<void>;
 }
 
-/** A registry entry: a factory, so each worker gets a fresh instance. */
+/** What a driver module exports as `createDriver`: a factory, so each worker gets a fresh instance. */
 export type DriverFactory = () => Driver;

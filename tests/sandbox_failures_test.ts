@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertMatch, assertNotEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE_MODULE, processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { machine, MemoryLog, PROBE, processAlive, waitFor } from "./helpers/sandbox_machines.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -114,7 +114,7 @@ Deno.test("native crash (SIGSEGV), uncaught error, NaN, oversized reply: each fa
         timeoutMs: 5000,
         options: { action, library: fixtureLibrary("sandbox_probe") },
       }),
-      { log: new MemoryLog(), graceMs: GRACE, driverModule: PROBE_MODULE },
+      { log: new MemoryLog(), graceMs: GRACE, ...PROBE },
     );
     try {
       expectFail(await w.poll(), cause, text);
@@ -204,7 +204,7 @@ Deno.test("a reply to the wrong request, and garbage between polls: protocol fai
   const probe = (id: string, action: string) =>
     new MachineWorker(
       machine(id, { driver: "__sandbox_probe", host: "127.0.0.1", port: 9, options: { action } }),
-      { log: new MemoryLog(), graceMs: GRACE, driverModule: PROBE_MODULE },
+      { log: new MemoryLog(), graceMs: GRACE, ...PROBE },
     );
   const wrong = probe("probe-wrong-id", "wrong_id");
   const late = probe("probe-late", "late_garbage");

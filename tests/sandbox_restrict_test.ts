@@ -6,7 +6,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE_MODULE } from "./helpers/sandbox_machines.ts";
+import { machine, MemoryLog, PROBE } from "./helpers/sandbox_machines.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
 import { join } from "node:path";
 
@@ -42,7 +42,7 @@ Deno.test("sandbox: a driver reaches only its own host:port and native library",
       },
       timeoutMs: 5000,
     }),
-    { log, driverModule: PROBE_MODULE },
+    { log, ...PROBE },
   );
   try {
     const out = await w.poll();
@@ -82,7 +82,7 @@ Deno.test("sandbox: console.log in a driver goes to the log, not into the protoc
       port: 9,
       options: { action: "console" },
     }),
-    { log, driverModule: PROBE_MODULE },
+    { log, ...PROBE },
   );
   try {
     const out = await w.poll();
@@ -103,7 +103,7 @@ Deno.test("sandbox: a driver flooding stderr gets 100 lines a minute into the lo
       port: 9,
       options: { action: "spam" },
     }),
-    { log, driverModule: PROBE_MODULE },
+    { log, ...PROBE },
   );
   try {
     assertEquals((await w.poll()).kind, "ok");

@@ -5,12 +5,13 @@
 import { assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { selfCommand } from "../src/runtime.ts";
+import { driverEntry } from "../drivers/registry.ts";
 
 const INIT = {
   id: 1,
   op: "init",
   driver: "simulator",
-  module: null,
+  module: driverEntry("simulator")!.module,
   options: { seed: 3, behaviour: "healthy" },
   ctx: { machineId: "cli-1", host: null, port: null, timeoutMs: 1000 },
   permissions: { net: false, read: false, ffi: false },

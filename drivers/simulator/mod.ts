@@ -15,67 +15,9 @@
  * that ends by itself, which survives worker recycling (tests of the breaker's recovery use it).
  */
 import type { Metrics } from "../../src/record/mod.ts";
-import type { Driver, DriverContext, DriverDescription } from "../types.ts";
+import type { Driver, DriverContext } from "../types.ts";
+import { type Behaviour, BEHAVIOURS } from "./description.ts";
 import { CncModel, seededRandom } from "./model.ts";
-
-/** Misbehaviours the simulator can be told to show. */
-export const BEHAVIOURS = ["healthy", "flaky", "slow", "hang", "crash", "leak", "garbage"] as const;
-
-/** One of {@link BEHAVIOURS}. */
-export type Behaviour = (typeof BEHAVIOURS)[number];
-
-const DESCRIPTION: DriverDescription = {
-  name: "simulator",
-  summary: "Simulated CNC machine (no hardware): realistic cycles, alarms and e-stops from a seed",
-  network: false,
-  options: {
-    seed: {
-      type: "integer",
-      min: 0,
-      max: 2 ** 31 - 1,
-      default: 1,
-      description: "random seed; same seed, same telemetry",
-    },
-    behaviour: {
-      type: "enum",
-      values: BEHAVIOURS,
-      default: "healthy",
-      description: "healthy | flaky | slow | hang | crash | leak | garbage",
-    },
-    fail_rate: {
-      type: "number",
-      min: 0,
-      max: 1,
-      default: 0.3,
-      description: "flaky: share of polls that fail",
-    },
-    delay: { type: "duration", default: "2s", description: "slow: how long each poll takes" },
-    leak_mb: { type: "number", min: 0, max: 1024, default: 8, description: "leak: MiB retained per poll" },
-    misbehave_after: {
-      type: "integer",
-      min: 0,
-      max: 1_000_000,
-      default: 0,
-      description: "polls a fresh worker answers normally before its behaviour starts",
-    },
-    fail_until: {
-      type: "integer",
-      min: 0,
-      max: 8_640_000_000_000,
-      default: 0,
-      description:
-        "every poll fails while the clock is before this epoch ms (an outage that ends, for tests)",
-    },
-    time_scale: {
-      type: "number",
-      min: 0.01,
-      max: 10_000,
-      default: 1,
-      description: "simulated seconds per real second (e.g. 20 for a lively demo)",
-    },
-  },
-  sampleOptions: { seed: 42, behaviour: "healthy" },
-};
 
 const MIB = 1024 * 1024;
 
@@ -96,11 +38,6 @@ export class SimulatorDriver implements Driver {
   /** @param now clock (epoch ms), injectable for tests */
   constructor(now: () => number = Date.now) {
     this.#now = now;
-  }
-
-  /** Static description. */
-  describe(): DriverDescription {
-    return DESCRIPTION;
   }
 
   /** Reads the options; the simulator has nothing to connect to. */
@@ -175,4 +112,9 @@ export class SimulatorDriver implements Driver {
 function busyForever(): never {
   let x = 0;
   while (true) x = (x + 1) % 1_000_000_007;
+}
+
+/** Entry point of the driver's module, called inside the machine's sandboxed Web Worker. */
+export function createDriver(): Driver {
+  return new SimulatorDriver();
 }

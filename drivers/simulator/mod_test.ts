@@ -4,6 +4,7 @@ import { loadConfigOrThrow } from "../../src/config/load.ts";
 import { checkMetrics } from "../../src/sandbox/protocol.ts";
 import type { DriverContext } from "../types.ts";
 import { CncModel } from "./model.ts";
+import { SIMULATOR } from "./description.ts";
 import { SimulatorDriver } from "./mod.ts";
 
 const CTX: DriverContext = { machineId: "sim", host: null, port: null, timeoutMs: 1000 };
@@ -115,5 +116,5 @@ Deno.test("simulator driver: sample.toml loads, durations arrive as milliseconds
     "garbage",
   ]);
   assertEquals(cfg.machines[2].options.delay, 1500);
-  assertEquals(new SimulatorDriver().describe().sampleOptions, { seed: 42, behaviour: "healthy" });
+  assertEquals(SIMULATOR.sampleOptions, { seed: 42, behaviour: "healthy" });
 });

@@ -8,7 +8,7 @@
  */
 import { parse as parseToml, TomlError } from "smol-toml";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { describeDriver, driverNames } from "../../drivers/all.ts";
+import { describeDriver, driverNames } from "../../drivers/registry.ts";
 import type { OptionSpec } from "../../drivers/types.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { locateKeys } from "./lines.ts";

@@ -1,10 +1,15 @@
 /**
- * Web Worker entry: hosts one driver inside the worker process, with the permissions the worker process gave
- * this Web Worker (exactly the machine's `host:port`, exactly the driver's native library, nothing else).
+ * Hosts one driver inside the worker process's Web Worker, with the permissions the worker process gave that
+ * Web Worker (exactly the machine's `host:port`, exactly the driver's native library, nothing else).
  *
- * Messages from the worker process (src/sandbox/worker_main.ts): first `{op:"load", module}` (import a test
- * driver module, if any, while the process may still read files; answered `{type:"loaded"}`), then
- * `{op:"init", driver, options, ctx}`, `{op:"poll"}`, `{op:"close"}`, answered `{type:"ready"}`,
+ * The Web Worker's entry is a two-line module that worker_main.ts builds for the machine's driver: it imports
+ * this file first (so the overrides below are in place before any driver code runs), then the driver's own
+ * module (the registry's `module` URL), and calls {@link hostDriver} with its `createDriver`. The driver's module
+ * graph is thereby the Web Worker's static graph, loaded before the worker process drops its permissions: the
+ * driver needs (and gets) no read access to its own files, and no other driver is ever loaded into this process.
+ *
+ * {@link hostDriver} answers `{type:"loaded"}` at once, then serves `{op:"init", driver, options, ctx}`,
+ * `{op:"poll"}`, `{op:"close"}` from the worker process (src/sandbox/worker_main.ts), answered `{type:"ready"}`,
  * `{type:"telemetry", ts, metrics}`, `{type:"closed"}` or `{type:"error", code, message}`.
  *
  * Two things a Web Worker cannot do on its own are made to behave like they would in a process:
@@ -15,8 +20,7 @@
  *   agent's log). A raw write to `Deno.stdout` still reaches the protocol stream and is caught there.
  */
 /// <reference lib="deno.worker" />
-import { DRIVERS } from "../../drivers/all.ts";
-import type { Driver, DriverContext } from "../../drivers/types.ts";
+import type { Driver, DriverContext, DriverFactory } from "../../drivers/types.ts";
 import { checkMetrics, oneLine } from "./protocol.ts";
 
 const post = (msg: unknown) => self.postMessage(msg);
@@ -38,38 +42,18 @@ console.table = toStderr;
 };
 
 let driver: Driver | null = null;
-let factory: (() => Driver) | null = null;
 
 function errorText(e: unknown): string {
   if (e instanceof Error) return oneLine(`${e.name}: ${e.message}`);
   return oneLine(String(e));
 }
 
-function createDriver(name: string): Driver {
-  if (factory) return factory();
-  const f = Object.hasOwn(DRIVERS, name) ? DRIVERS[name] : undefined;
-  if (!f) throw new Error(`unknown driver "${name}"`);
-  return f();
-}
-
-async function handle(msg: Record<string, unknown>): Promise<unknown> {
+async function handle(factory: DriverFactory, msg: Record<string, unknown>): Promise<unknown> {
   switch (msg.op) {
-    case "load": {
-      if (typeof msg.module === "string") {
-        try {
-          const m = await import(msg.module);
-          if (typeof m.createDriver !== "function") throw new Error("module does not export createDriver()");
-          factory = m.createDriver as () => Driver;
-        } catch (e) {
-          return { type: "loaded", problem: `cannot load driver module ${msg.module}: ${errorText(e)}` };
-        }
-      }
-      return { type: "loaded" };
-    }
     case "init": {
       if (driver) return { type: "error", code: "protocol", message: "init sent twice" };
       try {
-        const d = createDriver(String(msg.driver));
+        const d = factory();
         await d.init(msg.options as Record<string, unknown>, msg.ctx as DriverContext);
         driver = d;
         return { type: "ready" };
@@ -103,17 +87,29 @@ async function handle(msg: Record<string, unknown>): Promise<unknown> {
   }
 }
 
-self.onmessage = async (e: MessageEvent) => {
-  let reply: unknown;
-  try {
-    reply = await handle(e.data as Record<string, unknown>);
-  } catch (err) {
-    reply = { type: "error", code: "driver_error", message: errorText(err) };
+/**
+ * Serves the worker process's requests with drivers made by `createDriver` (the driver module's export), after
+ * telling it that the driver's module graph has loaded.
+ */
+export function hostDriver(createDriver: unknown): void {
+  if (typeof createDriver !== "function") {
+    post({ type: "loaded", problem: "the driver module does not export createDriver()" });
+    return;
   }
-  // A reply that cannot be cloned (a driver returned a function) would throw here; report it instead.
-  try {
-    post(reply);
-  } catch (err) {
-    post({ type: "error", code: "protocol", message: `reply not serialisable: ${errorText(err)}` });
-  }
-};
+  const factory = createDriver as DriverFactory;
+  self.onmessage = async (e: MessageEvent) => {
+    let reply: unknown;
+    try {
+      reply = await handle(factory, e.data as Record<string, unknown>);
+    } catch (err) {
+      reply = { type: "error", code: "driver_error", message: errorText(err) };
+    }
+    // A reply that cannot be cloned (a driver returned a function) would throw here; report it instead.
+    try {
+      post(reply);
+    } catch (err) {
+      post({ type: "error", code: "protocol", message: `reply not serialisable: ${errorText(err)}` });
+    }
+  };
+  post({ type: "loaded" });
+}

@@ -35,6 +35,15 @@ Deno.test("worker graph: worker_main.ts and driver_host.ts import no node:/npm: 
     }
   }
   assertEquals(bad, []);
-  // The graph really was followed (the simulator is reached through drivers/all.ts).
-  assertEquals([...g.keys()].some((f) => f.endsWith("drivers/simulator/model.ts")), true);
+  // The graph really was followed (protocol.ts is reached from worker_main.ts), and no driver module
+  // is part of it: each worker loads only its own machine's driver, as its Web Worker's entry.
+  assertEquals([...g.keys()].some((f) => f.endsWith("src/sandbox/protocol.ts")), true);
+  assertEquals([...g.keys()].filter((f) => /drivers\/(?!types\.ts)/.test(f)), []);
+});
+
+Deno.test("agent graph: the CLI reaches driver descriptions and the registry, never a driver's code", async () => {
+  const g = await graph([new URL("../cli/mod.ts", import.meta.url)]);
+  const files = [...g.keys()].filter((f) => f.includes("/drivers/")).map((f) => f.split("/drivers/").pop()!);
+  assertEquals(files.includes("registry.ts"), true);
+  assertEquals(files.filter((f) => !/^(registry|types|[a-z0-9_]+\/description)\.ts$/.test(f)), []);
 });

@@ -22,7 +22,7 @@
 import type { MachineConfig } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
 import type { Metrics } from "../record/mod.ts";
-import { describeDriver } from "../../drivers/all.ts";
+import { driverEntry } from "../../drivers/registry.ts";
 import type { DriverDescription } from "../../drivers/types.ts";
 import { MAX_LINE_BYTES, oneLine, PROTOCOL_VERSION } from "./protocol.ts";
 import { sandboxPermissions } from "./permissions.ts";
@@ -64,12 +64,12 @@ export interface MachineWorkerOptions {
   maxLineBytes?: number;
   /**
    * Test hook, unreachable from machines.toml: URL of a module exporting `createDriver(): Driver`, used
-   * instead of the registry entry named by `machine.driver`.
+   * instead of the registry entry named by `machine.driver`. Imported only inside the worker.
    */
   driverModule?: string;
   /**
-   * Test hook: the description of the `driverModule` driver (permissions are derived from it). When absent,
-   * the module is imported in this process to call `describe()`.
+   * Test hook: the description of the `driverModule` driver (permissions are derived from it); required with
+   * `driverModule`, since this process never imports driver code.
    */
   driverDescription?: DriverDescription;
 }
@@ -184,16 +184,15 @@ export class MachineWorker {
   }
 
   async #start(started: number): Promise<WorkerProcess | PollOutcome> {
-    let desc: DriverDescription | undefined;
-    try {
-      desc = this.#driverDescription ??
-        (this.#driverModule
-          ? (await import(this.#driverModule)).createDriver().describe()
-          : describeDriver(this.#machine.driver));
-    } catch (e) {
-      return this.#fail(started, "spawn", `cannot load driver module: ${String(e)}`);
+    const registered = driverEntry(this.#machine.driver);
+    const module = this.#driverModule ?? registered?.module;
+    const desc = this.#driverModule ? this.#driverDescription : registered?.description;
+    if (!desc || !module) {
+      const why = this.#driverModule
+        ? "a driverModule needs its driverDescription"
+        : `unknown driver "${this.#machine.driver}"`;
+      return this.#fail(started, "spawn", why);
     }
-    if (!desc) return this.#fail(started, "spawn", `unknown driver "${this.#machine.driver}"`);
     if (this.#closed) return this.#fail(started, "spawn", "worker is closed");
     let proc: WorkerProcess;
     try {
@@ -222,7 +221,7 @@ export class MachineWorker {
       id: ++this.#nextId,
       op: "init",
       driver: m.driver,
-      module: this.#driverModule,
+      module,
       options: m.options,
       ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs },
       permissions: sandboxPermissions(m, desc),

@@ -38,10 +38,13 @@ export interface SandboxPermissions {
 export interface InitRequest {
   readonly id: number;
   readonly op: "init";
-  /** Registry name (drivers/all.ts). */
+  /** Registry name (drivers/registry.ts), for messages. */
   readonly driver: string;
-  /** Test hook: URL of a module exporting `createDriver()`, used instead of the registry; null normally. */
-  readonly module: string | null;
+  /**
+   * URL of the driver's module, exporting `createDriver()`: the registry entry's `module`, or a test module
+   * (`MachineWorkerOptions.driverModule`, which configuration cannot reach).
+   */
+  readonly module: string;
   /** Validated driver options. */
   readonly options: Readonly<Record<string, unknown>>;
   /** What the driver's `init` gets as its context. */

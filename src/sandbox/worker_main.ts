@@ -54,26 +54,22 @@ function parseRequest(line: string): Request | string {
   const r = v as Record<string, unknown>;
   if (!Number.isSafeInteger(r.id) || (r.id as number) <= 0) return "request has no positive integer id";
   if (r.op !== "init" && r.op !== "poll" && r.op !== "close") return `unknown op ${JSON.stringify(r.op)}`;
+  if (r.op === "init" && (typeof r.module !== "string" || !/^(file|data):/.test(r.module))) {
+    return `init needs the driver's module as a file: URL, got ${JSON.stringify(r.module)}`;
+  }
   return r as unknown as Request;
 }
 
 /**
- * A test driver module (the `driverModule` hook, never set from configuration) must be readable by the Web
- * Worker that imports it; that file, and only it, is added to `read`.
+ * Source of the driver's Web Worker entry: this sandbox's driver host first (its console and `Deno.exit`
+ * overrides are in place before any driver code runs), then the machine's own driver module, nothing else. As
+ * the Web Worker's static graph, the driver's modules load with no read permission granted to the driver.
  */
-function withModule(p: SandboxPermissions, module: string | null): SandboxPermissions {
-  if (module === null || !module.startsWith("file:")) return p;
-  const file = fromFileUrl(module);
-  return { ...p, read: p.read === false ? [file] : [...p.read, file] };
-}
-
-/**
- * Path of a `file:` URL (`file:///C:/x` is `C:\\x` on Windows). Written out rather than imported from
- * `node:url`: loading Node compatibility modules costs this process memory, once per machine.
- */
-export function fromFileUrl(url: string): string {
-  const path = decodeURIComponent(new URL(url).pathname);
-  return Deno.build.os === "windows" ? path.replace(/^\/([A-Za-z]:)/, "$1").replaceAll("/", "\\") : path;
+export function driverEntrySource(module: string): string {
+  const host = new URL("./driver_host.ts", import.meta.url).href;
+  return `import { hostDriver } from ${JSON.stringify(host)};\n` +
+    `import * as driver from ${JSON.stringify(module)};\n` +
+    `hostDriver(driver.createDriver);\n`;
 }
 
 /** Runs the worker until stdin closes or a `close` request is answered; resolves to the exit code. */
@@ -98,12 +94,13 @@ export async function runWorker(): Promise<number> {
   const startHost = (
     permissions: SandboxPermissions,
     machineId: string,
-    module: string | null,
+    module: string,
   ): [Worker, Promise<string | null>] => {
-    const w = new Worker(new URL("./driver_host.ts", import.meta.url), {
+    const entry = `data:application/typescript,${encodeURIComponent(driverEntrySource(module))}`;
+    const w = new Worker(entry, {
       type: "module",
       name: `driver:${machineId}`,
-      deno: { permissions: workerPermissions(withModule(permissions, module)) },
+      deno: { permissions: workerPermissions(permissions) },
     });
     w.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -126,7 +123,6 @@ export async function runWorker(): Promise<number> {
         }
       };
     });
-    w.postMessage({ op: "load", module });
     return [w, loaded];
   };
 

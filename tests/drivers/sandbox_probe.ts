@@ -1,6 +1,6 @@
 /**
- * Test-only driver for the sandbox tests. Never registered in drivers/all.ts: tests load it through
- * `MachineWorkerOptions.driverModule`, which machines.toml cannot reach.
+ * Test-only driver for the sandbox tests. Never registered in drivers/registry.ts: tests load it through
+ * `MachineWorkerOptions.driverModule` (with `PROBE_DESCRIPTION`), which machines.toml cannot reach.
  *
  * `options.action` says what a poll does:
  * - `probe`: tries every capability and reports, per capability, "ok" or the error class name;
@@ -15,7 +15,8 @@
 import type { Driver, DriverContext, DriverDescription } from "../../drivers/types.ts";
 import type { Metrics } from "../../src/record/mod.ts";
 
-const DESCRIPTION: DriverDescription = {
+/** The probe's description, for `MachineWorkerOptions.driverDescription`. */
+export const PROBE_DESCRIPTION: DriverDescription = {
   name: "__sandbox_probe",
   summary: "test driver: probes what the sandbox allows",
   network: true,
@@ -50,10 +51,6 @@ class ProbeDriver implements Driver {
   #o: Readonly<Record<string, unknown>> = {};
   #ctx: DriverContext | null = null;
   #polls = 0;
-
-  describe(): DriverDescription {
-    return DESCRIPTION;
-  }
 
   init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): Promise<void> {
     this.#o = options;

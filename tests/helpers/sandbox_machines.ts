@@ -1,9 +1,17 @@
 /** Helpers for the sandbox tests: machine configurations, a log that records, waiting on conditions. */
 import type { MachineConfig } from "../../src/config/types.ts";
 import type { Log } from "../../src/log/mod.ts";
+import type { DriverDescription } from "../../drivers/types.ts";
+import { PROBE_DESCRIPTION } from "../drivers/sandbox_probe.ts";
 
 /** URL of the test-only probe driver (tests/drivers/sandbox_probe.ts), for `driverModule`. */
 export const PROBE_MODULE: string = new URL("../drivers/sandbox_probe.ts", import.meta.url).href;
+
+/** MachineWorker options that load the probe driver instead of a registered one. */
+export const PROBE: { driverModule: string; driverDescription: DriverDescription } = {
+  driverModule: PROBE_MODULE,
+  driverDescription: PROBE_DESCRIPTION,
+};
 
 /** A machine configuration with test-friendly defaults (simulator, 1 s timeout). */
 export function machine(id: string, over: Partial<MachineConfig> = {}): MachineConfig {
