@@ -1,5 +1,5 @@
 /** `simco-agent demo [--duration 30s]`: the agent against simulated machines and a local ingest. */
-import { formatSummary, runDemo } from "../../engine/demo.ts";
+import { formatSummary, runDemo } from "../../demo/mod.ts";
 import { type Command, durationFlag, EXIT } from "../command.ts";
 
 /** The `demo` command. */

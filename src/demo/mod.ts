@@ -10,7 +10,7 @@ import { parseConfig } from "../config/parse.ts";
 import type { Config } from "../config/types.ts";
 import { startIngest } from "../ingest/mod.ts";
 import { setupLogging, shutdownLogging } from "../log/mod.ts";
-import { Agent } from "./agent.ts";
+import { Agent } from "../engine/agent.ts";
 
 /** Environment variable the demo config names for its api key. */
 export const DEMO_KEY_ENV = "SIMCO_DEMO_API_KEY";
