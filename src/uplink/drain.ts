@@ -23,7 +23,7 @@ import {
 import type { Config } from "../config/types.ts";
 import type { Log } from "../log/mod.ts";
 import { resolveApiKey, Uploader } from "./mod.ts";
-import type { ProgressReporter } from "./progress.ts";
+import type { ProgressReporter } from "../cli/progress.ts";
 import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "./state_files.ts";
 
 /** How a drain ended. */

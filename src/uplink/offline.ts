@@ -24,7 +24,7 @@ import { sleep } from "./timing.ts";
 import { deliver } from "./deliver.ts";
 import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
 import { createTransport, resolveApiKey } from "./http.ts";
-import type { ProgressReporter } from "./progress.ts";
+import type { ProgressReporter } from "../cli/progress.ts";
 import type { Rejection, WireRecord } from "./protocol.ts";
 
 /** Records claimed per chunk while exporting. */

@@ -1,7 +1,7 @@
 /** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/uplink/drain.ts). */
 import { getLog, setupLogging } from "../../log/mod.ts";
 import { drainBuffer, DrainConfigError } from "../../uplink/drain.ts";
-import { ProgressReporter } from "../../uplink/progress.ts";
+import { ProgressReporter } from "../progress.ts";
 import {
   type Command,
   CONFIG_FLAG,

@@ -2,7 +2,7 @@
 import { resolve } from "node:path";
 import { ExportFileError } from "../../uplink/export_file.ts";
 import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../uplink/offline.ts";
-import { ProgressReporter } from "../../uplink/progress.ts";
+import { ProgressReporter } from "../progress.ts";
 import { userCwd } from "../../runtime.ts";
 import {
   type Command,
