@@ -1,8 +1,8 @@
-/** `simco-agent export`: write the queued records to a file for offline transfer (see src/uplink/offline.ts). */
+/** `simco-agent export`: write the queued records to a file for offline transfer (see src/offline/mod.ts). */
 import { resolve } from "node:path";
 import { DataDirLockedError } from "../../buffer/mod.ts";
-import { ExportFileError } from "../../uplink/export_file.ts";
-import { exportQueued, OfflineUsageError } from "../../uplink/offline.ts";
+import { ExportFileError } from "../../offline/export_file.ts";
+import { exportQueued, OfflineUsageError } from "../../offline/mod.ts";
 import { userCwd } from "../../runtime.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 

@@ -1,7 +1,7 @@
-/** `simco-agent upload`: upload a .simco export file through the configured uplink (see src/uplink/offline.ts). */
+/** `simco-agent upload`: upload a .simco export file through the configured uplink (see src/offline/mod.ts). */
 import { resolve } from "node:path";
-import { ExportFileError } from "../../uplink/export_file.ts";
-import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../uplink/offline.ts";
+import { ExportFileError } from "../../offline/export_file.ts";
+import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../offline/mod.ts";
 import { ProgressReporter } from "../progress.ts";
 import { userCwd } from "../../runtime.ts";
 import {

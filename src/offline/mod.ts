@@ -19,13 +19,13 @@ import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
 import type { Config } from "../config/types.ts";
-import { BackoffSchedule } from "./backoff.ts";
-import { sleep } from "./timing.ts";
-import { deliver } from "./deliver.ts";
+import { BackoffSchedule } from "../uplink/backoff.ts";
+import { sleep } from "../uplink/timing.ts";
+import { deliver } from "../uplink/deliver.ts";
 import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
-import { createTransport, resolveApiKey } from "./http.ts";
+import { createTransport, resolveApiKey } from "../uplink/http.ts";
 import type { ProgressReporter } from "../cli/progress.ts";
-import type { Rejection, WireRecord } from "./protocol.ts";
+import type { Rejection, WireRecord } from "../uplink/protocol.ts";
 
 /** Records claimed per chunk while exporting. */
 const EXPORT_CHUNK = 10_000;
