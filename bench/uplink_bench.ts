@@ -10,7 +10,7 @@ import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import type { UplinkSection } from "../src/config/types.ts";
 import { type IdentifiedRecord, makeRecord } from "../src/record/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
-import { encodeBatch } from "../src/uplink/protocol.ts";
+import { encodeBatch } from "../src/wire/protocol.ts";
 import type { Suite } from "./mod.ts";
 import { denoScriptArgs } from "../tests/helpers/deno_script.ts";
 

@@ -2,7 +2,7 @@
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
-import { encodeBatchJson } from "../src/uplink/protocol.ts";
+import { encodeBatchJson } from "../src/wire/protocol.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { makeRecords, tempDir } from "./helpers/uplink_records.ts";
 

@@ -7,7 +7,7 @@
  * in the table and puts the random SHA-256 keys only in the (small) index.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { WireRecord } from "../uplink/protocol.ts";
+import type { WireRecord } from "../wire/protocol.ts";
 
 /** What the ingest has seen. */
 export interface IngestCounts {

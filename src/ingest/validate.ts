@@ -3,7 +3,7 @@
  * (else 400); each record is then checked on its own, including that its id is the SHA-256 of its content.
  */
 import { InvalidRecordError, recordId } from "../record/mod.ts";
-import { ID_PATTERN, type Rejection, type WireRecord } from "../uplink/protocol.ts";
+import { ID_PATTERN, type Rejection, type WireRecord } from "../wire/protocol.ts";
 
 /** A parsed request: the batch fields, valid records and per-record rejections. */
 export interface CheckedBatch {

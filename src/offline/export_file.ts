@@ -15,7 +15,7 @@ import { createReadStream } from "node:fs";
 import { createGunzip, gzipSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
 import { recordId } from "../record/mod.ts";
-import { ID_PATTERN, type WireRecord } from "../uplink/protocol.ts";
+import { ID_PATTERN, type WireRecord } from "../wire/protocol.ts";
 
 /** Format name in the header. */
 export const EXPORT_FORMAT = "simco-export";

@@ -25,7 +25,7 @@ import { deliver } from "../uplink/deliver.ts";
 import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
 import { createTransport, resolveApiKey } from "../uplink/http.ts";
 import type { ProgressReporter } from "../cli/progress.ts";
-import type { Rejection, WireRecord } from "../uplink/protocol.ts";
+import type { Rejection, WireRecord } from "../wire/protocol.ts";
 
 /** Records claimed per chunk while exporting. */
 const EXPORT_CHUNK = 10_000;

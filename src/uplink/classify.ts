@@ -11,7 +11,7 @@
  * | 404, 405, 3xx, other 4xx, 1xx             | `config`  | keep, CRITICAL once, max backoff               |
  */
 import { parseRetryAfter } from "./backoff.ts";
-import { parseRejections, type Rejection } from "./protocol.ts";
+import { parseRejections, type Rejection } from "../wire/protocol.ts";
 
 /** What one POST produced, before interpretation. */
 export type PostResult =

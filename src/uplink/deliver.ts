@@ -12,7 +12,7 @@
  * Records are sent depth-first in their original order, so one machine's records still arrive in order.
  */
 import { classify, type PostResult } from "./classify.ts";
-import type { OutgoingRecord, Rejection } from "./protocol.ts";
+import type { OutgoingRecord, Rejection } from "../wire/protocol.ts";
 
 /** Sends one request; resolves to its raw result (never throws). */
 export type PostFn<R extends OutgoingRecord = OutgoingRecord> = (

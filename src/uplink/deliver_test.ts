@@ -6,7 +6,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { makeRecords } from "../../tests/helpers/uplink_records.ts";
 import type { PostResult } from "./classify.ts";
 import { deliver } from "./deliver.ts";
-import type { WireRecord } from "./protocol.ts";
+import type { WireRecord } from "../wire/protocol.ts";
 
 /** A cloud that answers 422 to any batch containing a bad id, and 200 otherwise. */
 function cloud(bad: Set<string>, calls: number[]) {

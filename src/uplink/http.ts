@@ -11,7 +11,7 @@
  */
 import type { UplinkSection } from "../config/types.ts";
 import type { PostResult } from "./classify.ts";
-import { encodeBatch, type EncodedBody, type OutgoingRecord, USER_AGENT } from "./protocol.ts";
+import { encodeBatch, type EncodedBody, type OutgoingRecord, USER_AGENT } from "../wire/protocol.ts";
 
 /** Thrown when the api key cannot be found; the message names the variable or file, never the key. */
 export class ApiKeyError extends Error {

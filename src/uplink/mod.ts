@@ -17,7 +17,7 @@ import { getLog, type Log } from "../log/mod.ts";
 import { type AttemptEnd, BackoffSchedule, DRAIN_RETRY_PAUSE_MS } from "./backoff.ts";
 import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.ts";
 import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
-import type { EncodedBody, RawWireRecord, Rejection } from "./protocol.ts";
+import type { EncodedBody, RawWireRecord, Rejection } from "../wire/protocol.ts";
 import type { PostResult } from "./classify.ts";
 import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
 import { sleep, yieldToEventLoop } from "./timing.ts";
