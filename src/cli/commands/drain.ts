@@ -1,6 +1,6 @@
-/** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/uplink/drain.ts). */
+/** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/engine/drain.ts). */
 import { getLog, setupLogging } from "../../log/mod.ts";
-import { drainBuffer, DrainConfigError } from "../../uplink/drain.ts";
+import { drainBuffer, DrainConfigError } from "../../engine/drain.ts";
 import { ProgressReporter } from "../progress.ts";
 import {
   type Command,

@@ -22,9 +22,9 @@ import {
 } from "../buffer/mod.ts";
 import type { Config } from "../config/types.ts";
 import type { Log } from "../log/mod.ts";
-import { resolveApiKey, Uploader } from "./mod.ts";
+import { resolveApiKey, Uploader } from "../uplink/mod.ts";
 import type { ProgressReporter } from "../cli/progress.ts";
-import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "./state_files.ts";
+import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "../uplink/state_files.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
