@@ -36,7 +36,7 @@
  * - Events of one call come in order: breaker event first, then availability.
  * - `last_error` keeps the most recent failure message even after a success (compare with `last_success_ts`).
  */
-import { backoffDelayMs } from "./backoff.ts";
+import { backoffDelayMs } from "../util/backoff.ts";
 import { CircuitBreaker } from "./breaker.ts";
 import { nextDueAfterPoll, randomPhaseMs } from "./scheduler.ts";
 

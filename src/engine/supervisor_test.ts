@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
-import { backoffBoundsMs } from "./backoff.ts";
+import { backoffBoundsMs } from "../util/backoff.ts";
 import { type MachinePolicy, MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
 import { seededRandom as seeded } from "../util/random.ts";
 

@@ -13,8 +13,8 @@
 /** Pause between retries in drain mode when the server gave no Retry-After. */
 export const DRAIN_RETRY_PAUSE_MS = 250;
 
-// One backoff formula for machines and the uplink: `2^n + U(0,1)` s capped (src/engine/backoff.ts).
-import { backoffDelayMs } from "../engine/backoff.ts";
+// One backoff formula for machines and the uplink: `2^n + U(0,1)` s capped (src/util/backoff.ts).
+import { backoffDelayMs } from "../util/backoff.ts";
 export { backoffDelayMs };
 
 /**
