@@ -8,7 +8,7 @@ import { startIngest } from "../src/ingest/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { harness, keyFile, openBuffer, seed, uplinkFor, waitForLine } from "./helpers/uplink_env.ts";
 import { tempDir } from "./helpers/uplink_records.ts";
-import { seededRandom as prng } from "../src/util/random.ts";
+import { seededRandom as prng } from "../drivers/simulator/random.ts";
 
 Deno.test("kill -9 mid-upload at 20 random moments, restart: every record arrives exactly once", async () => {
   const seedValue = Date.now() % 100_000;

@@ -14,7 +14,7 @@
  * - after 5-20 parts the program changes.
  */
 import type { Metrics } from "../../src/record/mod.ts";
-import { seededRandom } from "../../src/util/random.ts";
+import { seededRandom } from "./random.ts";
 
 export { seededRandom };
 

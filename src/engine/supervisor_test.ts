@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import { backoffBoundsMs } from "../util/backoff.ts";
 import { type MachinePolicy, MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
-import { seededRandom as seeded } from "../util/random.ts";
+import { seededRandom as seeded } from "../../drivers/simulator/random.ts";
 
 const T0 = 1_700_000_000_000;
 const POLICY: MachinePolicy = {

@@ -7,7 +7,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { liveProcesses, type Plant } from "./agent.ts";
 import { runCli } from "./cli.ts";
-import { seededRandom as prng } from "../../src/util/random.ts";
+import { seededRandom as prng } from "../../drivers/simulator/random.ts";
 
 export { prng };
 
