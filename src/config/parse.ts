@@ -11,7 +11,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { describeDriver, driverNames } from "../../drivers/registry.ts";
 import type { OptionSpec } from "../../drivers/types.ts";
 import { didYouMean } from "../util/suggest.ts";
-import { locateKeys } from "./lines.ts";
+import { locateKeys } from "./key_lines.ts";
 import { describeValue, isTable, Reader, type Table } from "./reader.ts";
 import type { Config, ConfigProblem, MachineConfig } from "./types.ts";
 

@@ -5,7 +5,7 @@
  */
 import { didYouMean } from "../util/suggest.ts";
 import { parseDuration } from "./duration.ts";
-import { lineOf } from "./lines.ts";
+import { lineOf } from "./key_lines.ts";
 import type { ConfigProblem } from "./types.ts";
 
 /** A TOML table as smol-toml returns it. */

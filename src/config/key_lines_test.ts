@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { lineOf, locateKeys } from "./lines.ts";
+import { lineOf, locateKeys } from "./key_lines.ts";
 
 Deno.test("locateKeys maps tables, arrays of tables, sub-tables and dotted keys to lines", () => {
   const text = [
