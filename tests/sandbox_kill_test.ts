@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals } from "./assert.ts";
 import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
-import { readLines } from "../src/sandbox/lines.ts";
+import { readLines } from "../src/sandbox/line_framing.ts";
 
 Deno.test({
   name: "SIGKILL of the agent: its worker processes exit, even one stuck in a busy loop",

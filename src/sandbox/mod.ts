@@ -10,7 +10,7 @@
  * Layout: machine_worker.ts (policy: budgets, recycling, memory cap), process.ts (one child process: spawn,
  * request/reply, kill, reap), protocol.ts (the NDJSON messages and their validation; docs/worker-protocol.md),
  * worker_main.ts (the `__worker` process), driver_host.ts (the Web Worker hosting the driver),
- * permissions.ts (what a driver may touch), lines.ts (capped line framing).
+ * permissions.ts (what a driver may touch), line_framing.ts (capped line framing).
  * @module
  */
 export {

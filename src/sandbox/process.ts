@@ -5,7 +5,7 @@
  */
 import type { Log } from "../log/mod.ts";
 import { selfCommand } from "../runtime.ts";
-import { readLines } from "./lines.ts";
+import { readLines } from "./line_framing.ts";
 import { oneLine, parseReply, type Reply, type Request } from "./protocol.ts";
 
 /** How a worker process ended. */

@@ -11,7 +11,7 @@
  * - a Web Worker that dies from an uncaught error ends the process with exit code 70 after a `fatal` line;
  * - a driver calling `Deno.exit(code)` ends the process with that code (see driver_host.ts).
  */
-import { readLines } from "./lines.ts";
+import { readLines } from "./line_framing.ts";
 import {
   MAX_LINE_BYTES,
   oneLine,

@@ -1,5 +1,5 @@
 import { assertEquals } from "../../tests/assert.ts";
-import { type LineItem, readLines } from "./lines.ts";
+import { type LineItem, readLines } from "./line_framing.ts";
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
   const enc = new TextEncoder();
