@@ -29,7 +29,7 @@ import {
   classifySqliteError,
   errorText,
 } from "./errors.ts";
-import { type QuickCheck, startQuickCheck } from "./check.ts";
+import { type QuickCheck, startQuickCheck } from "./quick_check.ts";
 import { ClaimedSeqs } from "./claimed.ts";
 import { CountThrottle, StorageEpisode, vacuumPlan } from "./policy.ts";
 import { toRow } from "./row.ts";

@@ -24,5 +24,5 @@ export {
   DataDirLockedError,
 } from "./errors.ts";
 export { acquireDataDirLock, type DataDirLock, lockHolder } from "./lock.ts";
-export { readBufferStats, readDeadLetters } from "./read.ts";
+export { readBufferStats, readDeadLetters } from "./read_only.ts";
 export { SCHEMA_VERSION } from "./schema.ts";
