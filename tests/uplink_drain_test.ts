@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { startIngest } from "../src/ingest/mod.ts";
-import { readUplinkStatus, writeDrainRequest } from "../src/uplink/state_files.ts";
+import { readUplinkStatus, writeDrainRequest } from "../src/uplink/drain_request.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import {

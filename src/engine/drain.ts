@@ -5,7 +5,7 @@
  * - Lock free: `drain` takes it, opens the buffer and uploads itself ({@link Uploader.drainNow}): no backoff
  *   schedule, but Retry-After and the request timeout are honoured. A `run` started meanwhile is refused by
  *   the lock.
- * - Lock held by `run`: `drain` writes a drain request (state_files.ts) and keeps its heartbeat; the running
+ * - Lock held by `run`: `drain` writes a drain request (uplink/drain_request.ts) and keeps its heartbeat; the running
  *   uploader drops its backoff schedule until it has emptied the queue, and says so in its status file.
  *   `drain` shows progress from the buffer (read-only) and that status file. If `run` exits meanwhile, `drain`
  *   takes the lock and finishes the job itself.
@@ -24,7 +24,7 @@ import type { Config } from "../config/types.ts";
 import type { Log } from "../log/mod.ts";
 import { resolveApiKey, Uploader } from "../uplink/mod.ts";
 import type { ProgressReporter } from "../cli/progress.ts";
-import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "../uplink/state_files.ts";
+import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "../uplink/drain_request.ts";
 
 /** How a drain ended. */
 export interface DrainReport {

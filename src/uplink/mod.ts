@@ -9,7 +9,7 @@
  *
  * Two ways to "drain" (upload now, ignoring the backoff schedule, still honouring Retry-After):
  * - {@link Uploader.drainNow}: the `drain` command's own uploader when no `run` holds the data dir;
- * - a drain request file (state_files.ts) that {@link Uploader.runLoop} of `run` watches.
+ * - a drain request file (drain_request.ts) that {@link Uploader.runLoop} of `run` watches.
  * Either way there is only ever one uploader per buffer: the data-dir lock decides which.
  */
 import type { UplinkSection } from "../config/types.ts";
@@ -23,7 +23,7 @@ import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
 import { sleep, yieldToEventLoop } from "./timing.ts";
 
 export { ApiKeyError, resolveApiKey } from "./http.ts";
-export { type PersistedUplinkStatus, readUplinkStatus } from "./state_files.ts";
+export { type PersistedUplinkStatus, readUplinkStatus } from "./drain_request.ts";
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {

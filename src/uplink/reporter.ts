@@ -1,10 +1,10 @@
 /**
  * The uploader's visible state: the status object (`status()`), the status file other processes read
- * (state_files.ts), CRITICAL-once-per-episode logging of configuration problems, and the drain request a
+ * (drain_request.ts), CRITICAL-once-per-episode logging of configuration problems, and the drain request a
  * `drain` command may have left in the data dir.
  */
 import type { Log } from "../log/mod.ts";
-import { readDrainRequest, writeUplinkStatus } from "./state_files.ts";
+import { readDrainRequest, writeUplinkStatus } from "./drain_request.ts";
 
 /** Uploader state, as shown by `status`. */
 export type UplinkState = "idle" | "ok" | "backoff" | "auth_error" | "config_error";

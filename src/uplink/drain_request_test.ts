@@ -6,7 +6,7 @@ import {
   removeDrainRequest,
   writeDrainRequest,
   writeUplinkStatus,
-} from "./state_files.ts";
+} from "./drain_request.ts";
 
 Deno.test("drain requests: a stale heartbeat is ignored, only the owner removes its request", async () => {
   const dir = await Deno.makeTempDir();
