@@ -54,7 +54,7 @@ Deno.test("dead-letters CLI: list, purge needs --yes, requeue and purge refuse w
 
     // While an agent holds the data dir: list still works, requeue is refused with the holder's pid.
     const holder = new Deno.Command(Deno.execPath(), {
-      args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), "hold", data),
+      args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
       stdout: "piped",
       stderr: "inherit",
     }).spawn();

@@ -12,7 +12,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { withTempDir } from "./helpers/buffer_util.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 
-const WRITER = fileURLToPath(new URL("./helpers/buffer_writer.ts", import.meta.url));
+const WRITER = fileURLToPath(new URL("./processes/buffer_writer.ts", import.meta.url));
 const ROUNDS = 20;
 
 async function readUntilKilled(

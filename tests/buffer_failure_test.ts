@@ -188,7 +188,7 @@ for (const quickCheck of ["background", "blocking"] as const) {
 
 async function spawnHelper(mode: "hold" | "try", dir: string) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), mode, dir),
+    args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), mode, dir),
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",

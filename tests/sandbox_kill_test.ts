@@ -1,5 +1,5 @@
 /**
- * SIGKILL of the agent leaves no worker process behind: a stand-in agent (tests/helpers/sandbox_host.ts)
+ * SIGKILL of the agent leaves no worker process behind: a stand-in agent (tests/processes/sandbox_host.ts)
  * runs a healthy worker, one busy-looping in a hung poll and one whose driver busy-loops while loading; after
  * SIGKILL of the agent, all workers notice their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
  */
@@ -12,7 +12,7 @@ Deno.test({
   ignore: Deno.build.os !== "linux",
   async fn() {
     const host = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--unstable-worker-options", "--no-prompt", "tests/helpers/sandbox_host.ts"],
+      args: ["run", "-A", "--unstable-worker-options", "--no-prompt", "tests/processes/sandbox_host.ts"],
       cwd: new URL("..", import.meta.url),
       stdin: "null",
       stdout: "piped",

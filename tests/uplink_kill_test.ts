@@ -1,7 +1,7 @@
 /**
  * kill -9 of an uploading agent process at 20 random moments, then a restart that finishes: the ingest
  * holds every record exactly once (unique count = records produced, none missing), and the buffer is empty.
- * The agent process is tests/helpers/uplink_harness.ts (buffer + Uploader.runLoop, as `run` wires them).
+ * The agent process is tests/processes/uplink_harness.ts (buffer + Uploader.runLoop, as `run` wires them).
  */
 import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";

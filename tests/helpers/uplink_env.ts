@@ -58,9 +58,9 @@ export function keyFile(dir: string, key: string): string {
   return p;
 }
 
-const HARNESS = fileURLToPath(new URL("./uplink_harness.ts", import.meta.url));
+const HARNESS = fileURLToPath(new URL("../processes/uplink_harness.ts", import.meta.url));
 
-/** Starts tests/helpers/uplink_harness.ts as a real process. */
+/** Starts tests/processes/uplink_harness.ts as a real process. */
 export function harness(
   args: string[],
   stdin: "piped" | "null" = "null",

@@ -3,7 +3,7 @@
  * stdout only after the enqueue promise resolved (its group commit returned). Claims a few records now and
  * then without acking them, so kills also leave in-flight rows behind.
  *
- * Usage: deno run -A --config deno.json tests/helpers/buffer_writer.ts DIR ROUND
+ * Usage: deno run -A --config deno.json tests/processes/buffer_writer.ts DIR ROUND
  */
 import { TelemetryBuffer } from "../../src/buffer/mod.ts";
 import { makeRecord } from "../../src/record/mod.ts";

@@ -2,10 +2,10 @@
  * A stand-in agent for the SIGKILL test: starts MachineWorkers (one healthy and polled, one stuck in a hung
  * poll, one whose driver module never finishes loading), prints their worker pids as one JSON line on
  * stdout, then waits to be killed.
- * Run: deno run -A --unstable-worker-options tests/helpers/sandbox_host.ts
+ * Run: deno run -A --unstable-worker-options tests/processes/sandbox_host.ts
  */
 import { MachineWorker } from "../../src/sandbox/mod.ts";
-import { machine, MemoryLog } from "./sandbox_machines.ts";
+import { machine, MemoryLog } from "../helpers/sandbox_machines.ts";
 
 const STUCK_MODULE = new URL("../drivers/sandbox_stuck_load.ts", import.meta.url).href;
 

@@ -13,7 +13,7 @@ import { acquireDataDirLock, TelemetryBuffer } from "../../src/buffer/mod.ts";
 import type { UplinkSection } from "../../src/config/types.ts";
 import { setupLogging } from "../../src/log/mod.ts";
 import { Uploader } from "../../src/uplink/mod.ts";
-import { makeRecords } from "./uplink_records.ts";
+import { makeRecords } from "../helpers/uplink_records.ts";
 
 const [mode, dataDir, arg, machine, base] = Deno.args;
 await setupLogging({ level: "info" });

@@ -2,7 +2,7 @@
  * Subprocess for tests/buffer_failure_test.ts: takes the data-dir lock of DIR, prints `locked` and holds it
  * until killed; with `try`, attempts the lock once and prints the error message (or `acquired`).
  *
- * Usage: deno run -A --config deno.json tests/helpers/buffer_lock_holder.ts hold|try DIR
+ * Usage: deno run -A --config deno.json tests/processes/buffer_lock_holder.ts hold|try DIR
  */
 import { acquireDataDirLock, DataDirLockedError } from "../../src/buffer/mod.ts";
 
