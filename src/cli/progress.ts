@@ -3,6 +3,7 @@
  * a bar on a terminal (`[#####.....] 45,000 sent  55,000 left  48,210 rec/s  ETA 1s`), a plain line
  * every few seconds otherwise.
  */
+import type { ProgressSink } from "../util/progress.ts";
 
 /** One progress sample. */
 export interface ProgressSample {
@@ -58,7 +59,7 @@ export function progressBar(sent: number, left: number, rate: number, width = 30
  * Writes progress to stderr: on a terminal a bar redrawn in place at most every 200 ms; otherwise a plain
  * line every `plainEveryMs`. `done()` ends the bar's line.
  */
-export class ProgressReporter {
+export class ProgressReporter implements ProgressSink {
   readonly #meter = new RateMeter();
   readonly #tty: boolean;
   #lastDraw = 0;

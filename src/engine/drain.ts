@@ -23,7 +23,7 @@ import {
 import type { Config } from "../config/types.ts";
 import type { Log } from "../log/mod.ts";
 import { resolveApiKey, Uploader } from "../uplink/mod.ts";
-import type { ProgressReporter } from "../cli/progress.ts";
+import type { ProgressSink } from "../util/progress.ts";
 import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "../uplink/drain_request.ts";
 
 /** How a drain ended. */
@@ -45,7 +45,7 @@ export interface DrainOptions {
   /** Give up after this long (null: no limit). */
   readonly timeoutMs: number | null;
   /** Progress display. */
-  readonly progress: ProgressReporter;
+  readonly progress: ProgressSink;
   /** Aborts the drain (Ctrl-C). */
   readonly signal: AbortSignal;
   /** Logger for the uploader. */

@@ -24,7 +24,7 @@ import { sleep } from "../uplink/timing.ts";
 import { deliver } from "../uplink/deliver.ts";
 import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
 import { createTransport, resolveApiKey } from "../uplink/http.ts";
-import type { ProgressReporter } from "../cli/progress.ts";
+import type { ProgressSink } from "../util/progress.ts";
 import type { Rejection, WireRecord } from "../wire/protocol.ts";
 
 /** Records claimed per chunk while exporting. */
@@ -104,7 +104,7 @@ export class UploadStoppedError extends Error {
 export async function uploadExport(
   config: Config,
   file: string,
-  opts: { timeoutMs: number | null; progress: ProgressReporter; signal: AbortSignal },
+  opts: { timeoutMs: number | null; progress: ProgressSink; signal: AbortSignal },
 ): Promise<UploadReport> {
   const { uplink } = config;
   if (!uplink.url) {
