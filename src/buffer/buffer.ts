@@ -29,6 +29,7 @@ import {
   classifySqliteError,
   errorText,
 } from "./errors.ts";
+import { fileBytes } from "./file_size.ts";
 import { type QuickCheck, startQuickCheck } from "./quick_check.ts";
 import { ClaimedSeqs } from "./claimed.ts";
 import { CountThrottle, StorageEpisode, vacuumPlan } from "./policy.ts";
@@ -41,7 +42,6 @@ import {
   type BufferStats,
   type ClaimedRecord,
   type DeadLetter,
-  fileBytes,
   type RawClaimedRecord,
 } from "./types.ts";
 

@@ -13,9 +13,9 @@ export {
   type BufferStats,
   type ClaimedRecord,
   type DeadLetter,
-  fileBytes,
   type RawClaimedRecord,
 } from "./types.ts";
+export { fileBytes } from "./file_size.ts";
 export {
   BufferClosedError,
   BufferFullError,

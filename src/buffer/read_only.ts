@@ -6,7 +6,8 @@ import { DatabaseSync } from "node:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { listDeadLettersIn } from "./store.ts";
-import { BUFFER_FILE, type BufferStats, type DeadLetter, fileBytes } from "./types.ts";
+import { fileBytes } from "./file_size.ts";
+import { BUFFER_FILE, type BufferStats, type DeadLetter } from "./types.ts";
 import { refuseNewer } from "./schema.ts";
 
 function openReadOnly(dataDir: string): DatabaseSync | null {

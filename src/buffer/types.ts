@@ -1,5 +1,4 @@
 /** The public shapes of the buffer: options, claimed records, stats, dead letters. */
-import { statSync } from "node:fs";
 import type { Log } from "../log/mod.ts";
 import type { Metrics } from "../record/mod.ts";
 
@@ -103,15 +102,4 @@ export interface DeadLetter {
   reason: string;
   /** When it was dead-lettered, epoch ms. */
   dead_at: number;
-}
-
-/** Size of a SQLite file plus its WAL, in bytes (0 for missing parts). */
-export function fileBytes(path: string): number {
-  let n = 0;
-  for (const p of [path, `${path}-wal`]) {
-    try {
-      n += statSync(p).size;
-    } catch { /* absent */ }
-  }
-  return n;
 }
