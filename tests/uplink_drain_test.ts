@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { startIngest } from "../src/ingest/mod.ts";
-import { readUplinkStatus, writeDrainRequest } from "../src/uplink/drain_request.ts";
+import { writeDrainRequest } from "../src/uplink/drain_request.ts";
+import { readUplinkStatus } from "../src/uplink/status_file.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import {

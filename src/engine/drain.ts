@@ -24,7 +24,8 @@ import type { Config } from "../config/types.ts";
 import type { Log } from "../log/mod.ts";
 import { resolveApiKey, Uploader } from "../uplink/mod.ts";
 import type { ProgressSink } from "../util/progress.ts";
-import { readUplinkStatus, removeDrainRequest, writeDrainRequest } from "../uplink/drain_request.ts";
+import { removeDrainRequest, writeDrainRequest } from "../uplink/drain_request.ts";
+import { readUplinkStatus } from "../uplink/status_file.ts";
 
 /** How a drain ended. */
 export interface DrainReport {

@@ -1,18 +1,13 @@
 /**
- * Small JSON files in the data dir that let other processes see and steer the uploader of `run`:
- *
- * - `uplink-status.json`, written by the uploader (atomically: temp file + rename) on every state change
- *   and at most once a second otherwise; read by `status` and `drain`.
- * - `drain-request.json`, written by `drain` while `run` holds the data dir. The running uploader then
- *   ignores its backoff schedule (Retry-After still honoured) and reports in its status file when the
- *   queue has been emptied. `drain` rewrites the file every second (heartbeat); a request whose heartbeat is
- *   older than {@link DRAIN_REQUEST_STALE_MS} is ignored, so a killed `drain` cannot leave `run` hammering
- *   a failing cloud forever.
+ * `drain-request.json` in the data dir lets `drain` steer the uploader of `run`: written by `drain` while
+ * `run` holds the data dir. The running uploader then ignores its backoff schedule (Retry-After still
+ * honoured) and reports in its status file (status_file.ts) when the queue has been emptied. `drain` rewrites
+ * the file every second (heartbeat); a request whose heartbeat is older than {@link DRAIN_REQUEST_STALE_MS}
+ * is ignored, so a killed `drain` cannot leave `run` hammering a failing cloud forever.
  */
 import { join } from "node:path";
+import { readJson, writeAtomic } from "./status_file.ts";
 
-/** File name of the uploader's status in the data dir. */
-export const STATUS_FILE = "uplink-status.json";
 /** File name of a drain request in the data dir. */
 export const DRAIN_REQUEST_FILE = "drain-request.json";
 /** A drain request older than this (no heartbeat) is ignored. */
@@ -26,65 +21,6 @@ export interface DrainRequest {
   readonly pid: number;
   /** Epoch ms of the last heartbeat. */
   readonly heartbeat_ts: number;
-}
-
-/** What the uploader of `run` says about a drain request. */
-export interface DrainProgress {
-  /** The request being served. */
-  readonly request_id: string;
-  /** True once every record queued before the request's last claim was answered. */
-  readonly done: boolean;
-}
-
-/** The uploader status as persisted for other processes. */
-export interface PersistedUplinkStatus {
-  /** Uploader state (see UplinkState in mod.ts). */
-  readonly state: string;
-  /** Epoch ms of the last 2xx. */
-  readonly last_success_ts: number | null;
-  /** Last problem, one line (never contains the api key). */
-  readonly last_error: string | null;
-  /** Records acknowledged since the uploader started. */
-  readonly sent_total: number;
-  /** Epoch ms of the next attempt when waiting, else null. */
-  readonly next_attempt_ts: number | null;
-  /** Process id of the uploader. */
-  readonly pid: number;
-  /** Epoch ms of this write. */
-  readonly updated_ts: number;
-  /** Drain request progress, when one is being served. */
-  readonly drain: DrainProgress | null;
-}
-
-function writeAtomic(path: string, text: string): void {
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  Deno.writeTextFileSync(tmp, text);
-  Deno.renameSync(tmp, path);
-}
-
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(Deno.readTextFileSync(path));
-  } catch {
-    return null;
-  }
-}
-
-/** Writes the uploader status (best effort: a full disk must not stop uploads). */
-export function writeUplinkStatus(dataDir: string, status: PersistedUplinkStatus): void {
-  try {
-    writeAtomic(join(dataDir, STATUS_FILE), JSON.stringify(status));
-  } catch {
-    // Status is informational; uploads go on.
-  }
-}
-
-/** Reads the last status written by an uploader on this data dir, or null. */
-export function readUplinkStatus(dataDir: string): PersistedUplinkStatus | null {
-  const v = readJson(join(dataDir, STATUS_FILE));
-  return v && typeof v === "object" && typeof (v as PersistedUplinkStatus).state === "string"
-    ? v as PersistedUplinkStatus
-    : null;
 }
 
 /** Writes (or refreshes the heartbeat of) a drain request. */

@@ -2,11 +2,10 @@ import { assertEquals } from "../../tests/assert.ts";
 import {
   DRAIN_REQUEST_STALE_MS,
   readDrainRequest,
-  readUplinkStatus,
   removeDrainRequest,
   writeDrainRequest,
-  writeUplinkStatus,
 } from "./drain_request.ts";
+import { readUplinkStatus, writeUplinkStatus } from "./status_file.ts";
 
 Deno.test("drain requests: a stale heartbeat is ignored, only the owner removes its request", async () => {
   const dir = await Deno.makeTempDir();

@@ -23,7 +23,7 @@ import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
 import { sleep, yieldToEventLoop } from "./timing.ts";
 
 export { ApiKeyError, resolveApiKey } from "./http.ts";
-export { type PersistedUplinkStatus, readUplinkStatus } from "./drain_request.ts";
+export { type PersistedUplinkStatus, readUplinkStatus } from "./status_file.ts";
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {

@@ -1,10 +1,11 @@
 /**
  * The uploader's visible state: the status object (`status()`), the status file other processes read
- * (drain_request.ts), CRITICAL-once-per-episode logging of configuration problems, and the drain request a
+ * (status_file.ts), CRITICAL-once-per-episode logging of configuration problems, and the drain request a
  * `drain` command may have left in the data dir.
  */
 import type { Log } from "../log/mod.ts";
-import { readDrainRequest, writeUplinkStatus } from "./drain_request.ts";
+import { readDrainRequest } from "./drain_request.ts";
+import { writeUplinkStatus } from "./status_file.ts";
 
 /** Uploader state, as shown by `status`. */
 export type UplinkState = "idle" | "ok" | "backoff" | "auth_error" | "config_error";
