@@ -5,8 +5,8 @@
  * - Lock free: `drain` takes it, opens the buffer and uploads itself ({@link Uploader.drainNow}): no backoff
  *   schedule, but Retry-After and the request timeout are honoured. A `run` started meanwhile is refused by
  *   the lock.
- * - Lock held by `run`: `drain` writes a drain request (uplink/drain_request.ts) and keeps its heartbeat; the running
- *   uploader drops its backoff schedule until it has emptied the queue, and says so in its status file.
+ * - Lock held by `run`: `drain` writes a drain request (uplink/drain_request.ts) and keeps its heartbeat; the
+ *   running uploader drops its backoff schedule until it has emptied the queue, and says so in its status file.
  *   `drain` shows progress from the buffer (read-only) and that status file. If `run` exits meanwhile, `drain`
  *   takes the lock and finishes the job itself.
  *
