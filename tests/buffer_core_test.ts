@@ -210,7 +210,7 @@ Deno.test("buffer: an invalid record is refused alone; the rest of its batch is 
     );
     assertStringIncludes(reasons[0], "InvalidRecordError: metrics:");
     assertStringIncludes(reasons[1], 'id: expected 64 lowercase hex digits, got "not-an-id"');
-    assertStringIncludes(reasons[2], "ts: expected an integer, got 1.5");
+    assertStringIncludes(reasons[2], "ts: expected integer epoch milliseconds >= 0, got 1.5");
     assertEquals(b.claim(10).map((r) => r.id), good.map((r) => r.id));
     await b.close();
   });

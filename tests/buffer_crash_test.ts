@@ -8,6 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { recordId } from "../src/record/mod.ts";
+import type { NewRow } from "../src/buffer/store.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { withTempDir } from "./helpers/buffer_util.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
@@ -61,12 +62,8 @@ Deno.test("buffer: every id printed after its commit survives kill -9 (20 random
           Object.values(db.prepare("PRAGMA quick_check").get() as Record<string, string>)[0],
           "ok",
         );
-        const rows = db.prepare("SELECT id, machine_id, ts, metrics FROM telemetry_buffer").all() as {
-          id: string;
-          machine_id: string;
-          ts: number;
-          metrics: string;
-        }[];
+        const rows = db.prepare("SELECT id, machine_id, ts, metrics FROM telemetry_buffer")
+          .all() as unknown as NewRow[];
         const ids = new Set(rows.map((r) => r.id));
         const missing = printed.filter((id) => !ids.has(id));
         assertEquals(

@@ -1,7 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../../tests/assert.ts";
 import { loadConfigOrThrow } from "../../src/config/load.ts";
-import { checkMetrics } from "../../src/sandbox/protocol.ts";
+import { checkMetrics } from "../../src/record/shape.ts";
 import type { DriverContext } from "../types.ts";
 import { CncModel } from "./model.ts";
 import { SIMULATOR } from "./description.ts";

@@ -11,6 +11,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { existsSync, renameSync, rmSync } from "node:fs";
 import { recordId } from "../record/mod.ts";
+import type { NewRow } from "./store.ts";
 
 /** What {@link moveAside} and {@link salvageInto} did. */
 export interface SalvageResult {
@@ -33,13 +34,10 @@ export function moveAside(path: string, now: number): string {
   return target;
 }
 
-interface Row {
-  seq: number;
-  id: string;
-  machine_id: string;
-  ts: number;
-  metrics: string;
-  attempts: number;
+/** A row as read from a damaged file: the columns of NewRow (store.ts) plus its order and attempts. */
+interface Row extends NewRow {
+  readonly seq: number;
+  readonly attempts: number;
 }
 
 function intact(r: Row): boolean {

@@ -5,32 +5,19 @@
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BUSY_TIMEOUT_MS, CONNECTION_PRAGMAS, migrate, refuseNewer } from "./schema.ts";
+import type { IdentifiedRecord, SerializedRecord } from "../record/shape.ts";
 import type { DeadLetter } from "./types.ts";
 
 /** A queue row as read by claim. */
-export interface Row {
+export interface Row extends SerializedRecord {
   /** Enqueue order. */
-  seq: number;
-  /** Record id. */
-  id: string;
-  /** Machine id. */
-  machine_id: string;
-  /** Record time. */
-  ts: number;
-  /** Metrics JSON text (column `metrics`). */
-  metricsJson: string;
+  readonly seq: number;
   /** Nacks so far. */
-  attempts: number;
+  readonly attempts: number;
 }
 
-/** A record ready for insertion: its metrics already serialised. */
-export interface NewRow {
-  /** Record id. */
-  readonly id: string;
-  /** Machine id. */
-  readonly machine_id: string;
-  /** Record time. */
-  readonly ts: number;
+/** A record ready for insertion: its metrics already serialised (column `metrics`). */
+export interface NewRow extends Omit<IdentifiedRecord, "metrics"> {
   /** Metrics JSON text. */
   readonly metrics: string;
 }

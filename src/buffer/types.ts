@@ -1,6 +1,6 @@
 /** The public shapes of the buffer: options, claimed records, stats, dead letters. */
 import type { Log } from "../log/mod.ts";
-import type { Metrics } from "../record/mod.ts";
+import type { IdentifiedRecord, SerializedRecord } from "../record/shape.ts";
 
 /** The file name of the buffer inside the data directory. */
 export const BUFFER_FILE = "buffer.db";
@@ -33,17 +33,9 @@ export interface BufferOptions {
 }
 
 /** A record handed to the uplink by {@link TelemetryBuffer.claim}. */
-export interface ClaimedRecord {
-  /** The record id (lowercase hex SHA-256). */
-  id: string;
-  /** Machine id. */
-  machine_id: string;
-  /** Epoch milliseconds UTC. */
-  ts: number;
-  /** The metrics object. */
-  metrics: Metrics;
+export interface ClaimedRecord extends IdentifiedRecord {
   /** Failed delivery attempts so far (nacks). */
-  attempts: number;
+  readonly attempts: number;
 }
 
 /**
@@ -51,17 +43,9 @@ export interface ClaimedRecord {
  * exactly `JSON.stringify(metrics)` of the record as enqueued, so the uplink splices it into a request body
  * without parsing it.
  */
-export interface RawClaimedRecord {
-  /** The record id (lowercase hex SHA-256). */
-  id: string;
-  /** Machine id. */
-  machine_id: string;
-  /** Epoch milliseconds UTC. */
-  ts: number;
-  /** The metrics object as JSON text. */
-  metricsJson: string;
+export interface RawClaimedRecord extends SerializedRecord {
   /** Failed delivery attempts so far (nacks). */
-  attempts: number;
+  readonly attempts: number;
 }
 
 /** Counts and sizes of a buffer. */
@@ -86,14 +70,8 @@ export interface BufferStats {
   storage_error: string | null;
 }
 
-/** One dead letter, as listed by the CLI. */
-export interface DeadLetter {
-  /** Record id. */
-  id: string;
-  /** Machine id. */
-  machine_id: string;
-  /** Record time, epoch ms. */
-  ts: number;
+/** One dead letter, as listed by the CLI: the record (metrics as the stored JSON text) and why it failed. */
+export interface DeadLetter extends Omit<IdentifiedRecord, "metrics"> {
   /** Metrics as stored (JSON text). */
   metrics: string;
   /** Delivery attempts before rejection. */

@@ -2,8 +2,8 @@
  * Validation of an ingest request body (docs/ingest-protocol.md). The batch shape must be right as a whole
  * (else 400); each record is then checked on its own, including that its id is the SHA-256 of its content.
  */
-import { InvalidRecordError, recordId } from "../record/mod.ts";
-import { ID_PATTERN, type Rejection, type WireRecord } from "../wire/protocol.ts";
+import { checkFields, checkId, InvalidRecordError, recordId } from "../record/mod.ts";
+import type { Rejection, WireRecord } from "../wire/protocol.ts";
 
 /** A parsed request: the batch fields, valid records and per-record rejections. */
 export interface CheckedBatch {
@@ -44,16 +44,14 @@ export function checkBatch(text: string, rejectIds: ReadonlyMap<string, string>)
 function checkRecord(r: unknown, rejectIds: ReadonlyMap<string, string>): string | null {
   if (typeof r !== "object" || r === null || Array.isArray(r)) return "expected a JSON object";
   const { id, machine_id, ts, metrics } = r as Record<string, unknown>;
-  if (typeof id !== "string" || !ID_PATTERN.test(id)) return "id: expected 64 lowercase hex digits";
-  const injected = rejectIds.get(id);
+  const badId = checkId(id);
+  if (badId) return badId;
+  const injected = rejectIds.get(id as string);
   if (injected !== undefined) return injected;
-  if (typeof machine_id !== "string" || machine_id === "") return "machine_id: expected a non-empty string";
-  if (typeof ts !== "number" || !Number.isSafeInteger(ts) || ts < 0) return "ts: expected integer epoch ms";
-  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) {
-    return "metrics: expected a JSON object";
-  }
+  const bad = checkFields({ machine_id, ts, metrics });
+  if (bad) return bad;
   try {
-    if (recordId({ machine_id, ts, metrics: metrics as WireRecord["metrics"] }) !== id) {
+    if (recordId({ machine_id, ts, metrics } as WireRecord) !== id) {
       return "id does not match the record's content";
     }
   } catch (e) {

@@ -14,8 +14,8 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { createGunzip, gzipSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
-import { recordId } from "../record/mod.ts";
-import { ID_PATTERN, type WireRecord } from "../wire/protocol.ts";
+import { ID_PATTERN, recordId } from "../record/mod.ts";
+import type { WireRecord } from "../wire/protocol.ts";
 
 /** Format name in the header. */
 export const EXPORT_FORMAT = "simco-export";

@@ -9,41 +9,36 @@
  * shortest round-trip form (what `JSON.stringify` prints for a finite number; -0 becomes 0), strings escaped
  * as `JSON.stringify` does (which matches RFC 8785). Non-finite numbers are invalid and rejected where the
  * record is made.
+ *
+ * The shape and the field checks live in shape.ts (no `node:` import, so the driver sandbox can use them);
+ * this module adds the id, which needs SHA-256 from `node:crypto`, and re-exports shape.ts.
  */
 import { createHash } from "node:crypto";
+import {
+  checkFields,
+  checkJson,
+  type IdentifiedRecord,
+  InvalidRecordError,
+  type Metrics,
+  type TelemetryRecord,
+} from "./shape.ts";
 
-/** A JSON value allowed inside `metrics`. */
-export type MetricValue =
-  | string
-  | number
-  | boolean
-  | null
-  | readonly MetricValue[]
-  | { readonly [key: string]: MetricValue };
-
-/** The metrics object of one reading. */
-export type Metrics = { readonly [key: string]: MetricValue };
-
-/** One reading of one machine, without its id. */
-export interface TelemetryRecord {
-  /** Machine id from the configuration. */
-  readonly machine_id: string;
-  /** Epoch milliseconds UTC, an integer. */
-  readonly ts: number;
-  /** The metrics, in the shared vocabulary (see drivers/README.md). */
-  readonly metrics: Metrics;
-}
-
-/** A record together with its content id. */
-export interface IdentifiedRecord extends TelemetryRecord {
-  /** Lowercase hex SHA-256 of the canonical JSON of the record. */
-  readonly id: string;
-}
-
-/** Thrown when a record or its metrics are not valid JSON telemetry. */
-export class InvalidRecordError extends Error {
-  override name = "InvalidRecordError";
-}
+export {
+  checkFields,
+  checkId,
+  checkJson,
+  checkMachineId,
+  checkMetrics,
+  checkTs,
+  ID_PATTERN,
+  type IdentifiedRecord,
+  InvalidRecordError,
+  type Metrics,
+  type MetricValue,
+  type RecordOrigin,
+  type SerializedRecord,
+  type TelemetryRecord,
+} from "./shape.ts";
 
 /**
  * Serialises a JSON value in RFC 8785 canonical form. Throws {@link InvalidRecordError} naming the path of a
@@ -55,7 +50,7 @@ export function canonicalJson(value: unknown, path = "$"): string {
   } catch (e) {
     if (e !== INVALID) throw e;
     // The fast path keeps no paths; walk again, slowly, to name the offending one.
-    throw new InvalidRecordError(explainInvalid(value, path) ?? `${path}: expected a JSON value`);
+    throw new InvalidRecordError(checkJson(value, path) ?? `${path}: expected a JSON value`);
   }
 }
 
@@ -126,34 +121,6 @@ function canonicalByHand(value: unknown): string {
   }
 }
 
-/** Finds the first invalid value below `value` and describes it with its path, or returns null. */
-function explainInvalid(value: unknown, path: string): string | null {
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return null;
-    case "number":
-      return Number.isFinite(value) ? null : `${path}: expected a finite number, got ${String(value)}`;
-    case "object": {
-      if (value === null) return null;
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const bad = explainInvalid(value[i], `${path}[${i}]`);
-          if (bad) return bad;
-        }
-        return null;
-      }
-      for (const k of Object.keys(value).sort()) {
-        const bad = explainInvalid((value as Record<string, unknown>)[k], `${path}.${k}`);
-        if (bad) return bad;
-      }
-      return null;
-    }
-    default:
-      return `${path}: expected a JSON value, got ${typeof value}`;
-  }
-}
-
 /** Computes the record id: lowercase hex SHA-256 of the canonical JSON of `{machine_id, ts, metrics}`. */
 export function recordId(record: TelemetryRecord): string {
   const canonical = canonicalJson({ machine_id: record.machine_id, ts: record.ts, metrics: record.metrics });
@@ -165,19 +132,8 @@ export function recordId(record: TelemetryRecord): string {
  * non-empty string, `ts` is not a non-negative integer, or `metrics` is not a plain object of finite JSON.
  */
 export function makeRecord(machine_id: string, ts: number, metrics: Metrics): IdentifiedRecord {
-  if (typeof machine_id !== "string" || machine_id.length === 0) {
-    throw new InvalidRecordError(
-      `machine_id: expected a non-empty string, got ${JSON.stringify(machine_id)}`,
-    );
-  }
-  if (!Number.isSafeInteger(ts) || ts < 0) {
-    throw new InvalidRecordError(`ts: expected integer epoch milliseconds >= 0, got ${String(ts)}`);
-  }
-  if (typeof metrics !== "object" || metrics === null || Array.isArray(metrics)) {
-    throw new InvalidRecordError(
-      `metrics: expected a JSON object, got ${Array.isArray(metrics) ? "an array" : typeof metrics}`,
-    );
-  }
+  const problem = checkFields({ machine_id, ts, metrics });
+  if (problem) throw new InvalidRecordError(problem);
   const record = { machine_id, ts, metrics };
   return { id: recordId(record), ...record };
 }

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { assertEquals, assertThrows } from "../../tests/assert.ts";
-import { canonicalJson, InvalidRecordError, makeRecord, recordId } from "./mod.ts";
+import { canonicalJson, InvalidRecordError, makeRecord, recordId, type TelemetryRecord } from "./mod.ts";
 
 const fixture = JSON.parse(
   await Deno.readTextFile(new URL("../../tests/fixtures/record-ids.json", import.meta.url)),
 ) as {
   vectors: {
-    record: { machine_id: string; ts: number; metrics: Record<string, never> };
+    record: TelemetryRecord;
     canonical: string;
     id: string;
   }[];

@@ -21,7 +21,8 @@
  */
 /// <reference lib="deno.worker" />
 import type { Driver, DriverContext, DriverFactory } from "../../drivers/types.ts";
-import { checkMetrics, oneLine } from "./protocol.ts";
+import { checkMetrics } from "../record/shape.ts";
+import { oneLine } from "./protocol.ts";
 
 const post = (msg: unknown) => self.postMessage(msg);
 

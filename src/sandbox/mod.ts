@@ -20,5 +20,5 @@ export {
   type PollOutcome,
   type WorkerStats,
 } from "./machine_worker.ts";
-export { checkMetrics, MAX_LINE_BYTES, PROTOCOL_VERSION, type SandboxPermissions } from "./protocol.ts";
+export { MAX_LINE_BYTES, PROTOCOL_VERSION, type SandboxPermissions } from "./protocol.ts";
 export { sandboxPermissions } from "./permissions.ts";

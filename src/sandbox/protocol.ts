@@ -16,7 +16,7 @@
  *
  * This module holds the message types and the pure validation of what the worker sends; it does no I/O.
  */
-import type { Metrics } from "../record/mod.ts";
+import { checkMetrics, checkTs, describe, isPlainObject, type Metrics } from "../record/shape.ts";
 
 /** Protocol version announced in `hello`. */
 export const PROTOCOL_VERSION = 1;
@@ -85,60 +85,7 @@ export type Reply =
   }
   | { readonly type: "fatal"; readonly message: string };
 
-const MAX_DEPTH = 32;
 const MAX_MESSAGE = 500;
-
-/**
- * Checks that `value` is plain JSON telemetry: an object whose values are strings, finite numbers, booleans,
- * null, arrays or plain objects of the same, at most 32 levels deep. Returns null when valid, else one line
- * naming the path and what was found (e.g. `metrics.spindle_speed: expected a finite number, got NaN`).
- */
-export function checkMetrics(value: unknown): string | null {
-  if (!isPlainObject(value)) return `metrics: expected a JSON object, got ${describe(value)}`;
-  return checkValue(value, "metrics", 0);
-}
-
-function checkValue(v: unknown, path: string, depth: number): string | null {
-  if (depth > MAX_DEPTH) return `${path}: nested deeper than ${MAX_DEPTH} levels`;
-  switch (typeof v) {
-    case "string":
-    case "boolean":
-      return null;
-    case "number":
-      return Number.isFinite(v) ? null : `${path}: expected a finite number, got ${String(v)}`;
-    case "object": {
-      if (v === null) return null;
-      if (Array.isArray(v)) {
-        for (let i = 0; i < v.length; i++) {
-          const p = checkValue(v[i], `${path}[${i}]`, depth + 1);
-          if (p) return p;
-        }
-        return null;
-      }
-      if (!isPlainObject(v)) return `${path}: expected plain JSON, got ${describe(v)}`;
-      for (const [k, x] of Object.entries(v)) {
-        const p = checkValue(x, `${path}.${k}`, depth + 1);
-        if (p) return p;
-      }
-      return null;
-    }
-    default:
-      return `${path}: expected a JSON value, got ${typeof v}`;
-  }
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object") return `an instance of ${(v as object).constructor?.name ?? "an unknown class"}`;
-  return typeof v;
-}
 
 /** Shortens text to one line of at most `max` characters (for messages that end up in logs). */
 export function oneLine(text: string, max = MAX_MESSAGE): string {
@@ -176,10 +123,7 @@ export function parseReply(line: string): { ok: true; reply: Reply } | { ok: fal
     case "telemetry": {
       if (!isId(v.id)) return bad("expected a positive integer id");
       if (!isRss(v.rss)) return bad("expected rss in bytes");
-      if (!Number.isSafeInteger(v.ts) || (v.ts as number) < 0) {
-        return bad(`ts: expected integer epoch milliseconds, got ${JSON.stringify(v.ts)}`);
-      }
-      const problem = checkMetrics(v.metrics);
+      const problem = checkTs(v.ts) ?? checkMetrics(v.metrics);
       if (problem) return bad(problem);
       return { ok: true, reply: v as unknown as Reply };
     }

@@ -3,20 +3,11 @@
  * request body encoding and the shape of the response body.
  */
 import { gzipSync } from "node:zlib";
-import type { Metrics } from "../record/mod.ts";
+import type { IdentifiedRecord, SerializedRecord } from "../record/shape.ts";
 import { VERSION } from "../version.ts";
 
-/** One record as it travels on the wire. */
-export interface WireRecord {
-  /** Content id (lowercase hex SHA-256 of the canonical record). */
-  readonly id: string;
-  /** Machine id. */
-  readonly machine_id: string;
-  /** Epoch milliseconds UTC. */
-  readonly ts: number;
-  /** Metrics object. */
-  readonly metrics: Metrics;
-}
+/** One record as it travels on the wire: the four fields of the record with its id. */
+export type WireRecord = IdentifiedRecord;
 
 /** A request body: `{"agent_id", "sent_at", "records"}`. */
 export interface WireBatch {
@@ -39,23 +30,11 @@ export interface Rejection {
 /** `User-Agent` sent with every request. */
 export const USER_AGENT = `simco-agent/${VERSION}`;
 
-/** Lowercase hex SHA-256, the id format. */
-export const ID_PATTERN = /^[0-9a-f]{64}$/;
-
 /**
  * One record whose metrics are already JSON text (as the buffer stores them, see
  * TelemetryBuffer.claimRaw): the text goes into the request body as it is, never parsed.
  */
-export interface RawWireRecord {
-  /** Content id. */
-  readonly id: string;
-  /** Machine id. */
-  readonly machine_id: string;
-  /** Epoch milliseconds UTC. */
-  readonly ts: number;
-  /** The metrics object as JSON text (`JSON.stringify` of the metrics). */
-  readonly metricsJson: string;
-}
+export type RawWireRecord = SerializedRecord;
 
 /** A record the uplink can send: metrics as an object or as JSON text. */
 export type OutgoingRecord = WireRecord | RawWireRecord;

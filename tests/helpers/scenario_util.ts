@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { liveProcesses, type Plant } from "./agent.ts";
 import { runCli } from "./cli.ts";
 import { seededRandom as prng } from "../../drivers/simulator/random.ts";
+import type { IdentifiedRecord } from "../../src/record/mod.ts";
 
 export { prng };
 
@@ -60,14 +61,10 @@ export async function statusJson(plant: Plant): Promise<StatusJson> {
 }
 
 /** `{id, machine_id, ts}` of every record the plant's ingest stored (read from its SQLite file). */
-export function ingestRows(plant: Plant): { id: string; machine_id: string; ts: number }[] {
+export function ingestRows(plant: Plant): Omit<IdentifiedRecord, "metrics">[] {
   const db = new DatabaseSync(join(plant.dir, "ingest.db"), { readOnly: true });
   try {
-    return db.prepare("SELECT id, machine_id, ts FROM records").all() as {
-      id: string;
-      machine_id: string;
-      ts: number;
-    }[];
+    return db.prepare("SELECT id, machine_id, ts FROM records").all() as Omit<IdentifiedRecord, "metrics">[];
   } finally {
     db.close();
   }
