@@ -58,7 +58,7 @@ const VACUUM_AFTER_DELETES = 4096;
 /** The store-and-forward buffer of one data directory. Use it from the process holding the data-dir lock. */
 export class TelemetryBuffer {
   readonly #path: string;
-  readonly #o: Settings;
+  readonly #settings: Settings;
   readonly #log: Log;
   #store: Store | null = null;
   #pending: Pending[] = [];
@@ -82,7 +82,7 @@ export class TelemetryBuffer {
   private constructor(path: string, opts: BufferOptions) {
     this.#path = path;
     const commitMaxRecords = opts.commitMaxRecords ?? 1000;
-    this.#o = {
+    this.#settings = {
       maxRecords: opts.maxRecords,
       whenFull: opts.whenFull,
       commitIntervalMs: opts.commitIntervalMs ?? 100,
@@ -94,7 +94,7 @@ export class TelemetryBuffer {
       now: opts.now ?? Date.now,
     };
     this.#log = opts.log ?? getLog("buffer");
-    this.#episode = new StorageEpisode(100, this.#o.retryMaxMs);
+    this.#episode = new StorageEpisode(100, this.#settings.retryMaxMs);
   }
 
   /**
@@ -125,8 +125,8 @@ export class TelemetryBuffer {
   }
 
   #connect(): void {
-    const background = this.#o.quickCheck === "background";
-    const { store, stale } = Store.open(this.#path, this.#o.maxPageCount, !background);
+    const background = this.#settings.quickCheck === "background";
+    const { store, stale } = Store.open(this.#path, this.#settings.maxPageCount, !background);
     this.#store = store;
     if (background) {
       try {
@@ -143,7 +143,7 @@ export class TelemetryBuffer {
   }
 
   /** The open store; throws BufferUnavailableError while storage failed before the file could be opened. */
-  #s(): Store {
+  #openStore(): Store {
     if (this.#store) return this.#store;
     throw new BufferUnavailableError(
       `buffer file is not open yet: ${this.#episode.error ?? "unknown error"}`,
@@ -151,13 +151,13 @@ export class TelemetryBuffer {
   }
 
   #loadCounts(): void {
-    const c = this.#s().counts();
+    const c = this.#openStore().counts();
     this.#queued = c.rows; // nothing is in flight right after open
     this.#inFlight = 0;
     this.#claimed.clear();
     this.#dead = c.dead;
-    this.#dropped = Number(this.#s().getMeta("dropped_total") ?? 0);
-    this.#duplicates = Number(this.#s().getMeta("duplicates_total") ?? 0);
+    this.#dropped = Number(this.#openStore().getMeta("dropped_total") ?? 0);
+    this.#duplicates = Number(this.#openStore().getMeta("duplicates_total") ?? 0);
   }
 
   #startCheck(): void {
@@ -192,13 +192,13 @@ export class TelemetryBuffer {
     this.#check = null;
     this.#store?.close();
     this.#store = null;
-    const movedTo = moveAside(this.#path, this.#o.now());
+    const movedTo = moveAside(this.#path, this.#settings.now());
     let salvaged = { records: 0, deadLetters: 0 };
     try {
-      const { store } = Store.open(this.#path, this.#o.maxPageCount, false);
+      const { store } = Store.open(this.#path, this.#settings.maxPageCount, false);
       this.#store = store;
       try {
-        salvaged = salvageInto(movedTo, store.db, this.#o.now());
+        salvaged = salvageInto(movedTo, store.db, this.#settings.now());
       } catch (e) {
         this.#log.error(`salvage from ${movedTo} stopped: ${errorText(e)}`);
       }
@@ -251,7 +251,7 @@ export class TelemetryBuffer {
    */
   enqueue(record: IdentifiedRecord): Promise<{ inserted: boolean }> {
     if (this.#closed) return Promise.reject(new BufferClosedError("buffer is closed"));
-    const o = this.#o;
+    const o = this.#settings;
     if (this.#episode.active && this.#pending.length >= o.maxPendingRecords) {
       return Promise.reject(
         new BufferUnavailableError(
@@ -293,7 +293,7 @@ export class TelemetryBuffer {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#commit();
-    }, this.#episode.active ? this.#episode.retryMs : this.#o.commitIntervalMs);
+    }, this.#episode.active ? this.#episode.retryMs : this.#settings.commitIntervalMs);
   }
 
   /** Writes the pending records and deferred operations in one transaction. Never throws. */
@@ -310,12 +310,12 @@ export class TelemetryBuffer {
     let r;
     try {
       if (!this.#store) this.#connect();
-      r = this.#s().commit(
+      r = this.#openStore().commit(
         ops,
         batch.map((p) => p.row),
-        this.#o.now(),
+        this.#settings.now(),
         this.#queued,
-        this.#o.whenFull === "drop_oldest" ? this.#o.maxRecords : null,
+        this.#settings.whenFull === "drop_oldest" ? this.#settings.maxRecords : null,
         { dropped: this.#dropped, duplicates: this.#duplicates },
       );
     } catch (e) {
@@ -341,7 +341,7 @@ export class TelemetryBuffer {
     this.#duplicates += r.duplicates;
     this.#dropped += r.dropped;
     this.#deletedSinceVacuum += r.deleted;
-    if (r.dropped) this.#logDropped(this.#dropWarnings.add(r.dropped, this.#o.now()));
+    if (r.dropped) this.#logDropped(this.#dropWarnings.add(r.dropped, this.#settings.now()));
     this.#recovered();
     for (let i = 0; i < batch.length; i++) batch[i].d.resolve({ inserted: r.inserted[i] });
     this.#maybeVacuum();
@@ -350,16 +350,16 @@ export class TelemetryBuffer {
 
   #storageFailing(e: unknown): void {
     const msg = errorText(e);
-    if (!this.#episode.fail(msg, this.#o.now())) return;
+    if (!this.#episode.fail(msg, this.#settings.now())) return;
     this.#log.critical(
-      `buffer storage is failing: ${msg}; keeping up to ${this.#o.maxPendingRecords} new records in memory ` +
+      `buffer storage is failing: ${msg}; keeping up to ${this.#settings.maxPendingRecords} new records in memory ` +
         `and retrying until it works again`,
       { path: this.#path },
     );
   }
 
   #recovered(): void {
-    const ms = this.#episode.recover(this.#o.now());
+    const ms = this.#episode.recover(this.#settings.now());
     if (ms !== null) {
       this.#log.info(`buffer storage works again after ${(ms / 1000).toFixed(1)}s`, { path: this.#path });
     }
@@ -368,7 +368,7 @@ export class TelemetryBuffer {
   #logDropped(n: number | null): void {
     if (!n) return;
     this.#log.warn(
-      `buffer full (max_records ${this.#o.maxRecords}): dropped the ${n} oldest queued records ` +
+      `buffer full (max_records ${this.#settings.maxRecords}): dropped the ${n} oldest queued records ` +
         `(${this.#dropped} dropped in total)`,
       { dropped: n, dropped_total: this.#dropped },
     );
@@ -379,7 +379,7 @@ export class TelemetryBuffer {
     if (this.#closed) throw new BufferClosedError("buffer is closed");
     let d;
     try {
-      d = this.#s().apply([op], this.#o.now());
+      d = this.#openStore().apply([op], this.#settings.now());
     } catch (e) {
       if (classifySqliteError(e) !== "corrupt") this.#deferred.push(op);
       this.#failed(e);
@@ -463,8 +463,9 @@ export class TelemetryBuffer {
 
   /** False while when_full = stop_polling and the queue is at max_records, or storage fails with memory full. */
   hasRoom(): boolean {
-    if (this.#episode.active && this.#pending.length >= this.#o.maxPendingRecords) return false;
-    return this.#o.whenFull !== "stop_polling" || this.#queued + this.#pending.length < this.#o.maxRecords;
+    if (this.#episode.active && this.#pending.length >= this.#settings.maxPendingRecords) return false;
+    return this.#settings.whenFull !== "stop_polling" ||
+      this.#queued + this.#pending.length < this.#settings.maxRecords;
   }
 
   /** Current counts (kept in memory) with the oldest queued ts and the file size. */
@@ -491,33 +492,33 @@ export class TelemetryBuffer {
    * like a full disk: an operator quota, and how tests fill and free the "disk".
    */
   setMaxPageCount(pages: number | null): void {
-    this.#o.maxPageCount = pages ?? undefined;
+    this.#settings.maxPageCount = pages ?? undefined;
     this.#store?.setMaxPageCount(pages);
   }
 
   /** Pages the file has now. */
   pageCount(): number {
-    return this.#s().pageCount();
+    return this.#openStore().pageCount();
   }
 
   /** Reads a small persisted value (null when absent). */
   getMeta(key: string): string | null {
-    return this.#s().getMeta(key);
+    return this.#openStore().getMeta(key);
   }
 
   /** Writes a small persisted value, in its own transaction. */
   setMeta(key: string, value: string): void {
-    this.#s().setMeta(key, value);
+    this.#openStore().setMeta(key, value);
   }
 
   /** The dead letters, oldest first (at most `limit`). */
   listDeadLetters(limit = Number.MAX_SAFE_INTEGER): DeadLetter[] {
-    return this.#s().listDeadLetters(limit);
+    return this.#openStore().listDeadLetters(limit);
   }
 
   /** Moves every dead letter back to the queue (attempts 0). Returns how many dead letters were moved. */
   requeueDeadLetters(): number {
-    const [moved, queued] = this.#s().requeueDeadLetters(this.#o.now());
+    const [moved, queued] = this.#openStore().requeueDeadLetters(this.#settings.now());
     this.#queued += queued;
     this.#dead -= moved;
     return moved;
@@ -525,7 +526,7 @@ export class TelemetryBuffer {
 
   /** Deletes every dead letter for good. Returns how many. */
   purgeDeadLetters(): number {
-    const n = this.#s().purgeDeadLetters();
+    const n = this.#openStore().purgeDeadLetters();
     this.#dead -= n;
     this.#deletedSinceVacuum += n;
     this.#maybeVacuum();
