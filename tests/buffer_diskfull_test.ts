@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { rec, recordingLog, waitFor } from "./helpers/buffer_util.ts";
+import { rec, recordingLog } from "./helpers/buffer_util.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { canMountTmpfs, mount, unmount } from "./helpers/tmpfs.ts";
 
 Deno.test({
@@ -35,7 +36,7 @@ Deno.test({
         done.push(b.enqueue(rec(i++)));
         if (i % 200 === 0) await new Promise((r) => setTimeout(r, 0));
       }
-      await waitFor(() => b.stats().storage_error !== null, "the file system to fill up");
+      await waitFor("the file system to fill up", 10_000, () => b.stats().storage_error !== null);
       assertEquals(log.at("critical").length, 1);
       assert(b.stats().pending > 0, "nothing waits in memory");
       await Deno.remove(ballast); // space returns
@@ -84,7 +85,7 @@ Deno.test({
       });
       try {
         const late = Array.from({ length: 5 }, (_, i) => b.enqueue(rec(1000 + i)));
-        await waitFor(() => b.stats().storage_error !== null, "the storage error");
+        await waitFor("the storage error", 10_000, () => b.stats().storage_error !== null);
         assertEquals(log.at("critical").length, 1, log.lines.map((l) => l.message).join("\n"));
         await Deno.remove(join(root, "ballast"));
         await Promise.all(late);

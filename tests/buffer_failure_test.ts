@@ -17,7 +17,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "./assert.ts";
-import { rec, recordingLog, waitFor, withTempDir } from "./helpers/buffer_util.ts";
+import { rec, recordingLog, withTempDir } from "./helpers/buffer_util.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const OPTS = { maxRecords: 100_000, whenFull: "drop_oldest" } as const;
@@ -39,7 +40,7 @@ Deno.test("buffer: disk full keeps records in memory (bounded), CRITICAL once, r
       { length: 300 },
       (_, i) => b.enqueue(rec(1000 + i)).then((r) => settled.push(r.inserted)),
     );
-    await waitFor(() => b.stats().storage_error !== null, "the storage error to be noticed");
+    await waitFor("the storage error to be noticed", 10_000, () => b.stats().storage_error !== null);
     assertStringIncludes(b.stats().storage_error!, "full");
     // Bounded: past maxPendingRecords the buffer refuses (the caller knows), and says it has no room.
     await assertRejects(
@@ -78,7 +79,7 @@ Deno.test("buffer: closing while the disk is still full rejects the waiting reco
     await b.enqueue(rec(1));
     b.setMaxPageCount(b.pageCount());
     const outcomes = Array.from({ length: 40 }, (_, i) => b.enqueue(rec(100 + i)).then(() => null, (e) => e));
-    await waitFor(() => b.stats().storage_error !== null, "the storage error");
+    await waitFor("the storage error", 10_000, () => b.stats().storage_error !== null);
     await b.close();
     const results = await Promise.all(outcomes);
     const rejected = results.filter((e) => e !== null);
@@ -161,7 +162,7 @@ for (const quickCheck of ["background", "blocking"] as const) {
       const b2 = TelemetryBuffer.open(dir, { ...OPTS, log, quickCheck });
       try {
         // Found by quick_check: inside open, or reported by the worker shortly after.
-        await waitFor(() => log.at("critical").length > 0, "the damage to be found");
+        await waitFor("the damage to be found", 10_000, () => log.at("critical").length > 0);
         const crit = log.at("critical").join("\n");
         assertEquals(log.at("critical").length, 1, crit);
         assertStringIncludes(crit, "quick_check");

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertMatch, assertNotEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE, processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { machine, MemoryLog, PROBE, processAlive } from "./helpers/sandbox_machines.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -21,7 +22,7 @@ function expectFail(out: PollOutcome, cause: string, text?: string | RegExp): vo
 
 async function expectGone(pid: number | null): Promise<void> {
   assert(pid !== null);
-  if (LINUX) await waitFor(() => !processAlive(pid), 3000, `process ${pid} to be gone`);
+  if (LINUX) await waitFor(`process ${pid} to be gone`, 3000, () => !processAlive(pid));
 }
 
 Deno.test("hang: killed within timeout + grace, another machine keeps its schedule", async () => {
@@ -181,7 +182,7 @@ Deno.test("close: idempotent, ends a hung poll, later polls fail; unknown driver
     graceMs: GRACE,
   });
   const pending = w.poll();
-  await waitFor(() => w.pid !== null, 10_000, "the worker to start");
+  await waitFor("the worker to start", 10_000, () => w.pid !== null);
   const pid = w.pid;
   await new Promise((r) => setTimeout(r, 200));
   const t0 = performance.now();

@@ -4,7 +4,8 @@
  * SIGKILL of the agent, all workers notice their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { processAlive } from "./helpers/sandbox_machines.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { readLines } from "../src/sandbox/line_framing.ts";
 
 Deno.test({
@@ -35,7 +36,7 @@ Deno.test({
       host.kill("SIGKILL");
       const status = await host.status;
       assertEquals(status.signal, "SIGKILL");
-      await waitFor(() => pids.every((p) => !processAlive(p)), 5000, `workers ${pids.join(", ")} to exit`);
+      await waitFor(`workers ${pids.join(", ")} to exit`, 5000, () => pids.every((p) => !processAlive(p)));
       // Drain the rest of stdout so the stream is closed.
       for await (const _ of lines) { /* nothing more is expected */ }
     } finally {

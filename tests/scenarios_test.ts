@@ -10,7 +10,8 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
-import { type AgentProcess, childPids, isAlive, makePlant, type Plant, waitFor } from "./helpers/agent.ts";
+import { type AgentProcess, childPids, isAlive, makePlant, type Plant } from "./helpers/agent.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
 import {
   ingestRows,

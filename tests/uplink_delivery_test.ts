@@ -7,7 +7,8 @@ import { startIngest } from "../src/ingest/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { collectingLog, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
-import { tempDir, waitFor } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/uplink_records.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** Everything a test needs: dir, ingest, buffer, uploader; `stop()` tears it all down. */
 async function setup(
@@ -62,7 +63,7 @@ Deno.test("ack lost: the server stored the batch, the agent resends, every recor
     const recs = await seed(t.buffer, 500);
     t.ingest.inject({ kind: "ack_lost", count: 2 });
     t.start();
-    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    await waitFor("buffer empty", 15_000, () => remaining(t) === 0);
     const c = t.ingest.counts();
     assertEquals([c.unique, c.duplicates, c.rejected], [500, 200, 0]);
     assertEquals(new Set(t.ingest.ids()), new Set(recs.map((r) => r.id)));
@@ -83,8 +84,8 @@ Deno.test("5xx storm then recovery: waits grow as 2^n + U(0,1) s up to the maxim
     t.ingest.inject({ kind: "fail", count: 3, status: 503 });
     t.ingest.inject({ kind: "fail", count: 1, status: 429, retryAfter: "1" });
     t.start();
-    await waitFor(() => t.uploader.status().state === "backoff", 5_000, "backoff state");
-    await waitFor(() => remaining(t) === 0, 30_000, "buffer empty");
+    await waitFor("backoff state", 5_000, () => t.uploader.status().state === "backoff");
+    await waitFor("buffer empty", 30_000, () => remaining(t) === 0);
     const reqs = t.ingest.requests();
     assertEquals(reqs.slice(0, 5).map((r) => r.status), [503, 503, 503, 429, 200]);
     const gaps = [1, 2, 3, 4].map((i) => reqs[i].at - reqs[i - 1].at);
@@ -113,7 +114,7 @@ Deno.test("a failure in the middle of a backlog: the prefetched next batch waits
     t.ingest.inject({ kind: "delay", ms: 30 }); // the next batch is surely prefetched while one is in flight
     t.ingest.inject({ kind: "fail", skip: 1, count: 1, status: 503 }); // the 2nd request fails
     t.start();
-    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    await waitFor("buffer empty", 15_000, () => remaining(t) === 0);
     assertEquals(t.ingest.requests().map((r) => r.status).slice(0, 3), [200, 503, 200]);
     const order = t.ingest.tsByMachine("mill-01");
     assertEquals(order.length, 400);
@@ -130,7 +131,7 @@ Deno.test("a poison record among 1000: exactly it is dead-lettered, the other 99
     const poison = recs[637].id;
     t.ingest.inject({ kind: "reject_id", id: poison, reason: "machine unknown" });
     t.start();
-    await waitFor(() => remaining(t) === 0, 15_000, "buffer empty");
+    await waitFor("buffer empty", 15_000, () => remaining(t) === 0);
     assertEquals(t.buffer.stats().dead_letter, 1);
     const dead = t.buffer.listDeadLetters();
     assertEquals(dead.map((d) => d.id), [poison]);
@@ -148,13 +149,13 @@ Deno.test("401 for a while: nothing dead-lettered, everything arrives once the k
   try {
     const recs = await seed(t.buffer, 250);
     t.start();
-    await waitFor(() => t.ingest.requests().filter((r) => r.status === 401).length >= 2, 10_000, "two 401s");
+    await waitFor("two 401s", 10_000, () => t.ingest.requests().filter((r) => r.status === 401).length >= 2);
     const st = t.uploader.status();
     assertEquals(st.state, "auth_error");
     assertEquals(t.buffer.stats().dead_letter, 0);
     assertEquals(remaining(t), 250);
     Deno.writeTextFileSync(t.key, "k-good\n");
-    await waitFor(() => remaining(t) === 0, 10_000, "buffer empty");
+    await waitFor("buffer empty", 10_000, () => remaining(t) === 0);
     assertEquals(t.ingest.counts().unique, recs.length);
     assertEquals(t.buffer.stats().dead_letter, 0);
     const critical = t.log.lines.filter((l) => l.startsWith("CRITICAL"));
@@ -185,11 +186,11 @@ Deno.test("an endpoint that rejects every record, or a wrong path: keep everythi
     await seed(wrong.buffer, 5);
     t.start();
     wrong.start();
-    await waitFor(() => t.ingest.counts().requests >= 15 + 2, 10_000, "bisection and a retry");
+    await waitFor("bisection and a retry", 10_000, () => t.ingest.counts().requests >= 15 + 2);
     await waitFor(
-      () => wrong.ingest.requests().length === 0 && wrong.uploader.status().state !== "idle",
-      5_000,
       "404",
+      5_000,
+      () => wrong.ingest.requests().length === 0 && wrong.uploader.status().state !== "idle",
     );
     for (const x of [t, wrong]) {
       assertEquals(x.uploader.status().state, "config_error");

@@ -19,7 +19,8 @@ import {
   waitForLine,
   writeConfig,
 } from "./helpers/uplink_env.ts";
-import { tempDir, waitFor } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/uplink_records.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const left = (data: string) => {
   const s = readBufferStats(data)!;
@@ -104,7 +105,7 @@ Deno.test("drain while another process uploads: it asks that uploader to skip it
   const run = harness(["run", p.data, opts], "piped");
   try {
     assert(await waitForLine(run, "running"));
-    await waitFor(() => p.ingest.requests().length >= 2, 10_000, "the runner's first failures");
+    await waitFor("the runner's first failures", 10_000, () => p.ingest.requests().length >= 2);
     const ex = await runCli(["export", "--config", p.cfg, "--out", join(p.dir.path, "x.simco")]);
     assertEquals(ex.code, 1);
     assertMatch(ex.stderr, /another simco-agent \(pid \d+\) is using .*; stop it first/);
@@ -134,7 +135,7 @@ Deno.test("a running uploader serving a drain request on an idle buffer stays re
   const run = harness(["run", p.data, opts], "piped");
   try {
     assert(await waitForLine(run, "running"));
-    await waitFor(() => left(p.data) === 0, 10_000, "the runner uploads the 50 records");
+    await waitFor("the runner uploads the 50 records", 10_000, () => left(p.data) === 0);
     // Keep a drain request alive (heartbeat) with nothing to send, then ask the runner to stop meanwhile.
     const beat = () =>
       writeDrainRequest(p.data, { id: "idle-drain", pid: Deno.pid, heartbeat_ts: Date.now() });
@@ -143,9 +144,9 @@ Deno.test("a running uploader serving a drain request on an idle buffer stays re
     let status: Deno.CommandStatus;
     try {
       await waitFor(
-        () => readUplinkStatus(p.data)?.drain?.done === true,
-        5_000,
         "drain done on an empty buffer",
+        5_000,
+        () => readUplinkStatus(p.data)?.drain?.done === true,
       );
       assertEquals(readUplinkStatus(p.data)?.drain, { request_id: "idle-drain", done: true });
       await new Promise((r) => setTimeout(r, 500));

@@ -9,7 +9,8 @@ import { startIngest } from "../src/ingest/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { collectingLog, harness, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
-import { tempDir, waitFor } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/uplink_records.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { TEST_CA_PEM, TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM } from "./helpers/uplink_tls.ts";
 
 Deno.test("TLS: an unknown CA is refused (records kept), uplink.ca_file makes it trusted", async () => {
@@ -35,7 +36,7 @@ Deno.test("TLS: an unknown CA is refused (records kept), uplink.ca_file makes it
       log: collectingLog(),
     });
     const loop1 = untrusting.runLoop(ac1.signal);
-    await waitFor(() => untrusting.status().state === "backoff", 10_000, "TLS failure");
+    await waitFor("TLS failure", 10_000, () => untrusting.status().state === "backoff");
     ac1.abort();
     await loop1;
     assert(
@@ -53,7 +54,7 @@ Deno.test("TLS: an unknown CA is refused (records kept), uplink.ca_file makes it
       log: collectingLog(),
     });
     const loop2 = trusting.runLoop(ac2.signal);
-    await waitFor(() => buffer.stats().queued + buffer.stats().in_flight === 0, 10_000, "upload over TLS");
+    await waitFor("upload over TLS", 10_000, () => buffer.stats().queued + buffer.stats().in_flight === 0);
     ac2.abort();
     await loop2;
     assertEquals(ingest.counts().unique, 300);

@@ -96,17 +96,6 @@ export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptio
   };
 }
 
-/** Polls `cond` every 50 ms until it returns a truthy value or `ms` pass (then throws with `what`). */
-export async function waitFor<T>(what: string, ms: number, cond: () => T | Promise<T>): Promise<T> {
-  const end = Date.now() + ms;
-  while (true) {
-    const v = await cond();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** One live (non-zombie) process from /proc: its pid, parent pid and argv. */
 export interface ProcInfo {
   /** Process id. */

@@ -55,12 +55,3 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promi
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
-
-/** Polls `cond` every 10 ms until true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

@@ -71,12 +71,3 @@ export function processAlive(pid: number): boolean {
     return false;
   }
 }
-
-/** Waits until `cond()` is true, checking every 20 ms, or throws after `ms`. */
-export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

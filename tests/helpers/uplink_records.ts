@@ -21,12 +21,3 @@ export async function tempDir(prefix = "simco-uplink-"): Promise<{ path: string;
   const path = await Deno.makeTempDir({ prefix });
   return { path, cleanup: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
 }
-
-/** Polls `cond` every 20 ms until it is true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
