@@ -5,7 +5,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { childPids, isAlive, makePlant } from "./helpers/agent.ts";
+import { makePlant } from "./helpers/agent.ts";
+import { childPids, isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
 import { printedIds } from "./helpers/scenario_util.ts";

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertMatch, assertNotEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE, processAlive } from "./helpers/sandbox_machines.ts";
+import { machine, MemoryLog, PROBE } from "./helpers/sandbox_machines.ts";
+import { isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 
@@ -22,7 +23,7 @@ function expectFail(out: PollOutcome, cause: string, text?: string | RegExp): vo
 
 async function expectGone(pid: number | null): Promise<void> {
   assert(pid !== null);
-  if (LINUX) await waitFor(`process ${pid} to be gone`, 3000, () => !processAlive(pid));
+  if (LINUX) await waitFor(`process ${pid} to be gone`, 3000, () => !isAlive(pid));
 }
 
 Deno.test("hang: killed within timeout + grace, another machine keeps its schedule", async () => {

@@ -4,7 +4,7 @@
  * SIGKILL of the agent, all workers notice their stdin closing and exit. Linux only: it checks pids in /proc and needs SIGKILL semantics.
  */
 import { assert, assertEquals } from "./assert.ts";
-import { processAlive } from "./helpers/sandbox_machines.ts";
+import { isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { readLines } from "../src/sandbox/line_framing.ts";
 
@@ -32,11 +32,11 @@ Deno.test({
       assert(!first.done && "line" in first.value, "the host printed no pids");
       pids = JSON.parse(first.value.line).pids;
       assertEquals(pids.length, 3);
-      for (const pid of pids) assert(processAlive(pid), `worker ${pid} should run before the kill`);
+      for (const pid of pids) assert(isAlive(pid), `worker ${pid} should run before the kill`);
       host.kill("SIGKILL");
       const status = await host.status;
       assertEquals(status.signal, "SIGKILL");
-      await waitFor(`workers ${pids.join(", ")} to exit`, 5000, () => pids.every((p) => !processAlive(p)));
+      await waitFor(`workers ${pids.join(", ")} to exit`, 5000, () => pids.every((p) => !isAlive(p)));
       // Drain the rest of stdout so the stream is closed.
       for await (const _ of lines) { /* nothing more is expected */ }
     } finally {
@@ -45,7 +45,7 @@ Deno.test({
       } catch { /* already gone */ }
       for (const pid of pids) {
         try {
-          if (processAlive(pid)) Deno.kill(pid, "SIGKILL");
+          if (isAlive(pid)) Deno.kill(pid, "SIGKILL");
         } catch { /* already gone */ }
       }
     }

@@ -10,7 +10,8 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
-import { type AgentProcess, childPids, isAlive, makePlant, type Plant } from "./helpers/agent.ts";
+import { type AgentProcess, makePlant, type Plant } from "./helpers/agent.ts";
+import { childPids, isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
 import {

@@ -60,14 +60,3 @@ export class MemoryLog implements Log {
     return this.lines.join("\n");
   }
 }
-
-/** Whether a process with this pid is still running (Linux: /proc; a zombie counts as gone). */
-export function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-    return state !== "Z" && state !== "X";
-  } catch {
-    return false;
-  }
-}

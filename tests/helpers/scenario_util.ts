@@ -5,7 +5,8 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
-import { liveProcesses, type Plant } from "./agent.ts";
+import type { Plant } from "./agent.ts";
+import { liveProcesses } from "./proc.ts";
 import { runCli } from "./cli.ts";
 import { seededRandom as prng } from "../../drivers/simulator/random.ts";
 import type { IdentifiedRecord } from "../../src/record/mod.ts";
