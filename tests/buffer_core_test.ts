@@ -11,7 +11,8 @@ import {
 } from "../src/buffer/mod.ts";
 import { SCHEMA_V1_SQL } from "../src/buffer/schema.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
-import { rec, recordingLog, withTempDir } from "./helpers/buffer_util.ts";
+import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import type { Metrics } from "../src/record/mod.ts";
 
 const OPTS = { maxRecords: 1000, whenFull: "drop_oldest" } as const;
@@ -49,7 +50,7 @@ Deno.test("buffer: stale in-flight records return to the queue at open", async (
     const claimed = b.claim(2);
     assertEquals(claimed.length, 2);
     await b.close(); // as if the agent died with a batch in flight
-    const log = recordingLog();
+    const log = new RecordingLog();
     const b2 = TelemetryBuffer.open(dir, { ...OPTS, log });
     assertEquals({ q: b2.stats().queued, f: b2.stats().in_flight }, { q: 3, f: 0 });
     assertStringIncludes(log.at("info").join("\n"), "returned 2 stale in-flight records");
@@ -77,7 +78,7 @@ Deno.test("buffer: a repeated record is stored once and counted, across restarts
 
 Deno.test("buffer: when_full = drop_oldest deletes the oldest queued, persists the count, warns", async () => {
   await withTempDir(async (dir) => {
-    const log = recordingLog();
+    const log = new RecordingLog();
     const b = TelemetryBuffer.open(dir, { maxRecords: 10, whenFull: "drop_oldest", log });
     await Promise.all(Array.from({ length: 10 }, (_, i) => b.enqueue(rec(i))));
     const inFlight = b.claim(2); // in-flight records are never dropped

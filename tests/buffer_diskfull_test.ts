@@ -7,7 +7,8 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { rec, recordingLog } from "./helpers/buffer_util.ts";
+import { rec } from "./helpers/buffer_util.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { canMountTmpfs, mount, unmount } from "./helpers/tmpfs.ts";
 
@@ -21,7 +22,7 @@ Deno.test({
       const ballast = join(root, "ballast");
       await Deno.writeFile(ballast, new Uint8Array(900 * 1024));
       const data = join(root, "data");
-      const log = recordingLog();
+      const log = new RecordingLog();
       const b = TelemetryBuffer.open(data, {
         maxRecords: 1_000_000,
         whenFull: "drop_oldest",
@@ -64,7 +65,7 @@ Deno.test({
     await mount("-t", "tmpfs", "-o", "size=2m", "tmpfs", root);
     try {
       const data = join(root, "data");
-      const quiet = recordingLog();
+      const quiet = new RecordingLog();
       const first = TelemetryBuffer.open(data, { maxRecords: 1000, whenFull: "drop_oldest", log: quiet });
       await Promise.all(Array.from({ length: 100 }, (_, i) => first.enqueue(rec(i))));
       first.claim(10); // left in flight: stale at the next open
@@ -76,7 +77,7 @@ Deno.test({
         for (;;) await ballast.write(chunk);
       } catch { /* ENOSPC */ }
       ballast.close();
-      const log = recordingLog();
+      const log = new RecordingLog();
       const b = TelemetryBuffer.open(data, {
         maxRecords: 1000,
         whenFull: "drop_oldest",
@@ -86,7 +87,7 @@ Deno.test({
       try {
         const late = Array.from({ length: 5 }, (_, i) => b.enqueue(rec(1000 + i)));
         await waitFor("the storage error", 10_000, () => b.stats().storage_error !== null);
-        assertEquals(log.at("critical").length, 1, log.lines.map((l) => l.message).join("\n"));
+        assertEquals(log.at("critical").length, 1, log.text());
         await Deno.remove(join(root, "ballast"));
         await Promise.all(late);
         assertEquals(b.stats().storage_error, null);

@@ -17,7 +17,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "./assert.ts";
-import { rec, recordingLog, withTempDir } from "./helpers/buffer_util.ts";
+import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 
@@ -25,7 +26,7 @@ const OPTS = { maxRecords: 100_000, whenFull: "drop_oldest" } as const;
 
 Deno.test("buffer: disk full keeps records in memory (bounded), CRITICAL once, recovers by itself", async () => {
   await withTempDir(async (dir) => {
-    const log = recordingLog();
+    const log = new RecordingLog();
     const b = TelemetryBuffer.open(dir, {
       ...OPTS,
       log,
@@ -74,7 +75,7 @@ Deno.test("buffer: disk full keeps records in memory (bounded), CRITICAL once, r
 
 Deno.test("buffer: closing while the disk is still full rejects the waiting records and says so", async () => {
   await withTempDir(async (dir) => {
-    const log = recordingLog();
+    const log = new RecordingLog();
     const b = TelemetryBuffer.open(dir, { ...OPTS, log, commitMaxRecords: 10 });
     await b.enqueue(rec(1));
     b.setMaxPageCount(b.pageCount());
@@ -119,7 +120,7 @@ Deno.test("buffer: a file that is not a database is moved aside; a fresh buffer 
     await Promise.all([1, 2, 3].map((t) => b.enqueue(rec(t))));
     await b.close();
     damage(join(dir, "buffer.db"), 0, 100);
-    const log = recordingLog();
+    const log = new RecordingLog();
     const b2 = TelemetryBuffer.open(dir, { ...OPTS, log, now: () => Date.UTC(2026, 10, 27, 21, 5, 9) });
     const moved = join(dir, "buffer.db.corrupt-20261127T210509Z");
     assert(Deno.statSync(moved).isFile);
@@ -158,7 +159,7 @@ for (const quickCheck of ["background", "blocking"] as const) {
       }
       const mid = Math.floor(tablePages.length / 2);
       for (const p of tablePages.slice(mid, mid + 2)) damage(path, p * 4096, 64);
-      const log = recordingLog();
+      const log = new RecordingLog();
       const b2 = TelemetryBuffer.open(dir, { ...OPTS, log, quickCheck });
       try {
         // Found by quick_check: inside open, or reported by the worker shortly after.

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertMatch, assertNotEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE } from "./helpers/sandbox_machines.ts";
+import { machine, PROBE } from "./helpers/sandbox_machines.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
@@ -27,7 +28,7 @@ async function expectGone(pid: number | null): Promise<void> {
 }
 
 Deno.test("hang: killed within timeout + grace, another machine keeps its schedule", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const hung = new MachineWorker(machine("hang-1", { timeoutMs: 800, options: { behaviour: "hang" } }), {
     log,
     graceMs: GRACE,
@@ -65,7 +66,7 @@ Deno.test("hang: killed within timeout + grace, another machine keeps its schedu
 Deno.test("crash: detected with the exit code, next poll gets a fresh process", async () => {
   const w = new MachineWorker(
     machine("crash-1", { options: { behaviour: "crash", misbehave_after: 1 } }),
-    { log: new MemoryLog(), graceMs: GRACE },
+    { log: new RecordingLog(), graceMs: GRACE },
   );
   try {
     const first = await w.poll();
@@ -86,7 +87,7 @@ Deno.test("crash: detected with the exit code, next poll gets a fresh process", 
 Deno.test("garbage on stdout: protocol failure, recycled", async () => {
   const w = new MachineWorker(
     machine("garbage-1", { options: { behaviour: "garbage", misbehave_after: 1 } }),
-    { log: new MemoryLog(), graceMs: GRACE },
+    { log: new RecordingLog(), graceMs: GRACE },
   );
   try {
     assertEquals((await w.poll()).kind, "ok");
@@ -116,7 +117,7 @@ Deno.test("native crash (SIGSEGV), uncaught error, NaN, oversized reply: each fa
         timeoutMs: 5000,
         options: { action, library: fixtureLibrary("sandbox_probe") },
       }),
-      { log: new MemoryLog(), graceMs: GRACE, ...PROBE },
+      { log: new RecordingLog(), graceMs: GRACE, ...PROBE },
     );
     try {
       expectFail(await w.poll(), cause, text);
@@ -130,7 +131,7 @@ Deno.test("native crash (SIGSEGV), uncaught error, NaN, oversized reply: each fa
 });
 
 Deno.test("flaky and slow drivers: driver errors and timeouts, healthy slow polls pass", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const flaky = new MachineWorker(machine("flaky-1", { options: { behaviour: "flaky", fail_rate: 1 } }), {
     log,
   });
@@ -152,7 +153,7 @@ Deno.test("flaky and slow drivers: driver errors and timeouts, healthy slow poll
 });
 
 Deno.test("leak: the worker is recycled once it passes max_memory_mb", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(
     machine("leak-1", { maxMemoryMb: 160, options: { behaviour: "leak", leak_mb: 40 } }),
     { log, graceMs: GRACE },
@@ -179,7 +180,7 @@ Deno.test("leak: the worker is recycled once it passes max_memory_mb", async () 
 
 Deno.test("close: idempotent, ends a hung poll, later polls fail; unknown drivers fail to spawn", async () => {
   const w = new MachineWorker(machine("close-1", { timeoutMs: 30_000, options: { behaviour: "hang" } }), {
-    log: new MemoryLog(),
+    log: new RecordingLog(),
     graceMs: GRACE,
   });
   const pending = w.poll();
@@ -195,7 +196,7 @@ Deno.test("close: idempotent, ends a hung poll, later polls fail; unknown driver
   await w.close();
 
   const unknown = new MachineWorker(machine("nodriver", { driver: "no_such_driver" }), {
-    log: new MemoryLog(),
+    log: new RecordingLog(),
   });
   expectFail(await unknown.poll(), "spawn", 'unknown driver "no_such_driver"');
   assertEquals(unknown.pid, null);
@@ -206,7 +207,7 @@ Deno.test("a reply to the wrong request, and garbage between polls: protocol fai
   const probe = (id: string, action: string) =>
     new MachineWorker(
       machine(id, { driver: "__sandbox_probe", host: "127.0.0.1", port: 9, options: { action } }),
-      { log: new MemoryLog(), graceMs: GRACE, ...PROBE },
+      { log: new RecordingLog(), graceMs: GRACE, ...PROBE },
     );
   const wrong = probe("probe-wrong-id", "wrong_id");
   const late = probe("probe-late", "late_garbage");
@@ -228,7 +229,7 @@ Deno.test("a reply to the wrong request, and garbage between polls: protocol fai
 });
 
 Deno.test("a memory cap below a fresh worker's own memory is reported once, not enforced by recycling", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(machine("tiny-cap", { maxMemoryMb: 32 }), { log });
   try {
     for (let i = 0; i < 3; i++) {

@@ -6,7 +6,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, MemoryLog, PROBE } from "./helpers/sandbox_machines.ts";
+import { machine, PROBE } from "./helpers/sandbox_machines.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
 import { join } from "node:path";
 
@@ -25,7 +26,7 @@ Deno.test("sandbox: a driver reaches only its own host:port and native library",
   const secret = join(dir, "secret.txt");
   await Deno.writeTextFile(secret, "not for drivers");
   await Deno.writeTextFile(join(dir, "secret.json"), '{"secret": true}');
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(
     machine("probe-1", {
       driver: "__sandbox_probe",
@@ -74,7 +75,7 @@ Deno.test("sandbox: a driver reaches only its own host:port and native library",
 });
 
 Deno.test("sandbox: console.log in a driver goes to the log, not into the protocol", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(
     machine("probe-console", {
       driver: "__sandbox_probe",
@@ -95,7 +96,7 @@ Deno.test("sandbox: console.log in a driver goes to the log, not into the protoc
 });
 
 Deno.test("sandbox: a driver flooding stderr gets 100 lines a minute into the log, the rest counted", async () => {
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(
     machine("probe-spam", {
       driver: "__sandbox_probe",

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { collectingLog, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
+import { keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { tempDir } from "./helpers/uplink_records.ts";
 import { waitFor } from "./helpers/wait.ts";
 
@@ -18,7 +19,7 @@ async function setup(
   const ingest = await startIngest({ dbPath: join(dir.path, "ingest.db"), apiKey: opts.apiKey ?? "k-good" });
   const data = join(dir.path, "data");
   const buffer = openBuffer(data);
-  const log = collectingLog();
+  const log = new RecordingLog();
   const key = keyFile(dir.path, opts.agentKey ?? "k-good");
   const url = opts.path ? ingest.url.replace("/v1/telemetry", opts.path) : ingest.url;
   const uploader = new Uploader(buffer, {

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { collectingLog, harness, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
+import { harness, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { tempDir } from "./helpers/uplink_records.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { TEST_CA_PEM, TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM } from "./helpers/uplink_tls.ts";
@@ -33,7 +34,7 @@ Deno.test("TLS: an unknown CA is refused (records kept), uplink.ca_file makes it
       agentId: "a",
       uplink: uplinkFor(ingest.url, key),
       dataDir: data,
-      log: collectingLog(),
+      log: new RecordingLog(),
     });
     const loop1 = untrusting.runLoop(ac1.signal);
     await waitFor("TLS failure", 10_000, () => untrusting.status().state === "backoff");
@@ -51,7 +52,7 @@ Deno.test("TLS: an unknown CA is refused (records kept), uplink.ca_file makes it
       agentId: "a",
       uplink: uplinkFor(ingest.url, key, { caFile: ca }),
       dataDir: data,
-      log: collectingLog(),
+      log: new RecordingLog(),
     });
     const loop2 = trusting.runLoop(ac2.signal);
     await waitFor("upload over TLS", 10_000, () => buffer.stats().queued + buffer.stats().in_flight === 0);

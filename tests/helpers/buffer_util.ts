@@ -1,29 +1,5 @@
-/** Shared helpers of the buffer tests: temp data dirs, a recording Log, records. */
-import type { Log } from "../../src/log/mod.ts";
+/** Shared helpers of the buffer tests: temp data dirs and records. */
 import { type IdentifiedRecord, makeRecord } from "../../src/record/mod.ts";
-
-/** One logged line. */
-export interface Logged {
-  /** Level name. */
-  readonly level: "debug" | "info" | "warn" | "error" | "critical";
-  /** The message. */
-  readonly message: string;
-}
-
-/** A Log that records every call. */
-export function recordingLog(): Log & { lines: Logged[]; at(level: Logged["level"]): string[] } {
-  const lines: Logged[] = [];
-  const put = (level: Logged["level"]) => (message: string) => void lines.push({ level, message });
-  return {
-    lines,
-    at: (level) => lines.filter((l) => l.level === level).map((l) => l.message),
-    debug: put("debug"),
-    info: put("info"),
-    warn: put("warn"),
-    error: put("error"),
-    critical: put("critical"),
-  };
-}
 
 /** A record of machine `m` at time `ts` with ~300 bytes of metrics. */
 export function rec(

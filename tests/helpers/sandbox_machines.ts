@@ -1,6 +1,5 @@
-/** Helpers for the sandbox tests: machine configurations, a log that records, waiting on conditions. */
+/** Helpers for the sandbox tests: machine configurations and the probe driver. */
 import type { MachineConfig } from "../../src/config/types.ts";
-import type { Log } from "../../src/log/mod.ts";
 import type { DriverDescription } from "../../drivers/types.ts";
 import { PROBE_DESCRIPTION } from "../drivers/sandbox_probe.ts";
 
@@ -29,34 +28,4 @@ export function machine(id: string, over: Partial<MachineConfig> = {}): MachineC
     options: { seed: 1, behaviour: "healthy" },
     ...over,
   };
-}
-
-/** A Log that keeps every line (level and message) for assertions. */
-export class MemoryLog implements Log {
-  /** Recorded lines, `LEVEL message`. */
-  readonly lines: string[] = [];
-  /** Records a debug line. */
-  debug(m: string): void {
-    this.lines.push(`DEBUG ${m}`);
-  }
-  /** Records an info line. */
-  info(m: string): void {
-    this.lines.push(`INFO ${m}`);
-  }
-  /** Records a warning. */
-  warn(m: string): void {
-    this.lines.push(`WARN ${m}`);
-  }
-  /** Records an error. */
-  error(m: string): void {
-    this.lines.push(`ERROR ${m}`);
-  }
-  /** Records a critical line. */
-  critical(m: string): void {
-    this.lines.push(`CRITICAL ${m}`);
-  }
-  /** All lines joined, for assertStringIncludes. */
-  text(): string {
-    return this.lines.join("\n");
-  }
 }

@@ -1,9 +1,8 @@
-/** Shared setup for the uplink tests: uplink sections, seeded buffers, a collecting logger, harness processes. */
+/** Shared setup for the uplink tests: uplink sections, seeded buffers, harness processes. */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TelemetryBuffer } from "../../src/buffer/mod.ts";
 import type { UplinkSection } from "../../src/config/types.ts";
-import type { Log } from "../../src/log/mod.ts";
 import { makeRecords } from "./uplink_records.ts";
 import { denoScriptArgs } from "./deno_script.ts";
 
@@ -33,22 +32,6 @@ export async function seed(buffer: TelemetryBuffer, n: number, machine = "mill-0
   for (const r of recs) buffer.enqueue(r);
   await buffer.flush();
   return recs;
-}
-
-/** A logger that keeps every line (level + message + props) for assertions. */
-export function collectingLog(): Log & { lines: string[] } {
-  const lines: string[] = [];
-  const at = (level: string) => (m: string, p?: Record<string, unknown>) => {
-    lines.push(`${level} ${m}${p && Object.keys(p).length ? " " + JSON.stringify(p) : ""}`);
-  };
-  return {
-    lines,
-    debug: at("DEBUG"),
-    info: at("INFO"),
-    warn: at("WARN"),
-    error: at("ERROR"),
-    critical: at("CRITICAL"),
-  };
 }
 
 /** Writes an api key file in `dir` and returns its path. */

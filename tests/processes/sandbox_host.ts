@@ -5,11 +5,12 @@
  * Run: deno run -A --unstable-worker-options tests/processes/sandbox_host.ts
  */
 import { MachineWorker } from "../../src/sandbox/mod.ts";
-import { machine, MemoryLog } from "../helpers/sandbox_machines.ts";
+import { machine } from "../helpers/sandbox_machines.ts";
+import { RecordingLog } from "../helpers/log.ts";
 
 const STUCK_MODULE = new URL("../drivers/sandbox_stuck_load.ts", import.meta.url).href;
 
-const log = new MemoryLog();
+const log = new RecordingLog();
 const healthy = new MachineWorker(machine("host-ok"), { log });
 const hung = new MachineWorker(machine("host-hang", { timeoutMs: 600_000, options: { behaviour: "hang" } }), {
   log,
