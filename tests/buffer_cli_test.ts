@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { readBufferStats, TelemetryBuffer } from "../src/buffer/mod.ts";
 import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
-import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { rec } from "./helpers/buffer_util.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const CONFIG = `[agent]\nid = "cell3"\ndata_dir = "data"\n\n[[machines]]\nid = "m1"\ndriver = "simulator"\n`;

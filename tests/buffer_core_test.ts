@@ -11,7 +11,8 @@ import {
 } from "../src/buffer/mod.ts";
 import { SCHEMA_V1_SQL } from "../src/buffer/schema.ts";
 import { assert, assertEquals, assertRejects, assertStringIncludes, assertThrows } from "./assert.ts";
-import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { rec } from "./helpers/buffer_util.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { RecordingLog } from "./helpers/log.ts";
 import type { Metrics } from "../src/record/mod.ts";
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 import { recordId } from "../src/record/mod.ts";
 import type { NewRow } from "../src/buffer/store.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { withTempDir } from "./helpers/buffer_util.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 
 const WRITER = fileURLToPath(new URL("./processes/buffer_writer.ts", import.meta.url));

@@ -17,7 +17,8 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "./assert.ts";
-import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { rec } from "./helpers/buffer_util.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { RecordingLog } from "./helpers/log.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";

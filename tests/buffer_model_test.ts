@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { type ClaimedRecord, TelemetryBuffer } from "../src/buffer/mod.ts";
 import type { IdentifiedRecord } from "../src/record/mod.ts";
 import { assertEquals } from "./assert.ts";
-import { rec, withTempDir } from "./helpers/buffer_util.ts";
+import { rec } from "./helpers/buffer_util.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 
 type Cmd =
   | { t: "enqueue"; keys: number[] }

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { encodeBatchJson } from "../src/wire/protocol.ts";
 import { assert, assertEquals } from "./assert.ts";
-import { makeRecords, tempDir } from "./helpers/uplink_records.ts";
+import { makeRecords } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 async function post(url: string, body: string, opts: { gzip?: boolean; key?: string } = {}) {
   const headers: Record<string, string> = { "content-type": "application/json" };

@@ -8,7 +8,7 @@ import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
 import { RecordingLog } from "./helpers/log.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 /** Everything a test needs: dir, ingest, buffer, uploader; `stop()` tears it all down. */

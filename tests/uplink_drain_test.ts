@@ -19,7 +19,7 @@ import {
   waitForLine,
   writeConfig,
 } from "./helpers/uplink_env.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
 const left = (data: string) => {

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { harness, keyFile, openBuffer, seed, uplinkFor, waitForLine } from "./helpers/uplink_env.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { seededRandom as prng } from "../drivers/simulator/random.ts";
 
 Deno.test("kill -9 mid-upload at 20 random moments, restart: every record arrives exactly once", async () => {

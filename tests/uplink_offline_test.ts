@@ -9,7 +9,7 @@ import { startIngest } from "../src/ingest/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { keyFile, openBuffer, seed, writeConfig } from "./helpers/uplink_env.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const left = (data: string) => {
   const s = readBufferStats(data)!;

@@ -10,7 +10,7 @@ import { Uploader } from "../src/uplink/mod.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { harness, keyFile, openBuffer, seed, uplinkFor } from "./helpers/uplink_env.ts";
 import { RecordingLog } from "./helpers/log.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { TEST_CA_PEM, TEST_SERVER_CERT_PEM, TEST_SERVER_KEY_PEM } from "./helpers/uplink_tls.ts";
 

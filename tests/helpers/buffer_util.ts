@@ -1,4 +1,4 @@
-/** Shared helpers of the buffer tests: temp data dirs and records. */
+/** Records for the buffer tests (about 300 bytes of metrics each, like a real reading). */
 import { type IdentifiedRecord, makeRecord } from "../../src/record/mod.ts";
 
 /** A record of machine `m` at time `ts` with ~300 bytes of metrics. */
@@ -20,14 +20,4 @@ export function rec(
     notes: "running job 42 on cell 3",
     ...extra,
   });
-}
-
-/** Runs `fn` with a fresh temp directory, removed afterwards. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T> | T): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "simco-buffer-" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  }
 }

@@ -15,9 +15,3 @@ export function makeRecords(n: number, machine = "mill-01", base = 1_700_000_000
   }
   return out;
 }
-
-/** A temp dir removed by the returned cleanup. */
-export async function tempDir(prefix = "simco-uplink-"): Promise<{ path: string; cleanup(): Promise<void> }> {
-  const path = await Deno.makeTempDir({ prefix });
-  return { path, cleanup: () => Deno.remove(path, { recursive: true }).catch(() => {}) };
-}
