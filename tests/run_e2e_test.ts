@@ -72,7 +72,7 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
 
     // A second agent on the same data dir is refused.
     const second = await runCli(["run", "--config", plant.config], { env: plant.env });
-    assertEquals(second.code, 2);
+    assertEquals(second.code, 3);
     assertStringIncludes(
       second.stderr,
       `another simco-agent (pid ${agent.pid}) is using ${join(plant.dir, "data")}`,

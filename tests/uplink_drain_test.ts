@@ -105,7 +105,7 @@ Deno.test("drain while another process uploads: it asks that uploader to skip it
     assert(await waitForLine(run, "running"));
     await waitFor(() => p.ingest.requests().length >= 2, 10_000, "the runner's first failures");
     const ex = await runCli(["export", "--config", p.cfg, "--out", join(p.dir.path, "x.simco")]);
-    assertEquals(ex.code, 1);
+    assertEquals(ex.code, 3);
     assertMatch(ex.stderr, /another simco-agent \(pid \d+\) is using .*; stop it first/);
     const t0 = Date.now();
     const r = await runCli(["drain", "--config", p.cfg, "--timeout", "30s"]);
@@ -146,7 +146,12 @@ Deno.test("a running uploader serving a drain request on an idle buffer stays re
         5_000,
         "drain done on an empty buffer",
       );
-      assertEquals(readUplinkStatus(p.data)?.drain, { request_id: "idle-drain", done: true });
+      assertEquals(readUplinkStatus(p.data)?.drain, {
+        request_id: "idle-drain",
+        done: true,
+        sent: 0,
+        problem: null,
+      });
       await new Promise((r) => setTimeout(r, 500));
       await run.stdin.close();
       const timer = setTimeout(() => run.kill("SIGKILL"), 4_000);

@@ -4,7 +4,7 @@ import { loadConfigOrThrow } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { userCwd } from "../runtime.ts";
 
-/** Process exit codes (documented in README.md). */
+/** Process exit codes, the same for every command (the table in README.md; tests/exit_codes_test.ts). */
 export const EXIT = Object.freeze({
   /** Success. */
   OK: 0,
@@ -12,7 +12,18 @@ export const EXIT = Object.freeze({
   FAILURE: 1,
   /** Usage or configuration error. */
   USAGE: 2,
+  /** The data dir is in use by another simco-agent process (e.g. `run`). */
+  DATA_DIR_IN_USE: 3,
+  /** Finished, but the cloud rejected some records (dead letters, or a `.rejected.ndjson` file). */
+  REJECTED: 4,
+  /** `run` forced to exit by a second stop signal. */
+  FORCED: 130,
 });
+
+/** Finished, but the cloud rejected some records: the message says where they are; exit code 4. */
+export class RejectedRecords extends Error {
+  override name = "RejectedRecords";
+}
 
 /** A flag a subcommand accepts. */
 export interface FlagSpec {

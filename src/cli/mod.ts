@@ -3,13 +3,14 @@
  * user mistake into one line plus usage (exit 2) and every runtime failure into one line (exit 1). Stack
  * traces are printed only with SIMCO_DEBUG=1.
  */
+import { DataDirLockedError } from "../buffer/mod.ts";
 import { ConfigError } from "../config/load.ts";
 import { formatProblem } from "../config/types.ts";
 import { VERSION } from "../version.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { commandHelp, parseArgs, usageLine } from "./args.ts";
 import { COMMANDS } from "./commands/all.ts";
-import { type Command, EXIT, RuntimeFailure, UsageError } from "./command.ts";
+import { type Command, EXIT, RejectedRecords, RuntimeFailure, UsageError } from "./command.ts";
 
 /** Top-level help: every visible command with its summary. */
 export function mainHelp(): string {
@@ -24,7 +25,8 @@ export function mainHelp(): string {
     ...visible.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     "",
     "Flags: -h, --help (also after any command), --version",
-    "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.",
+    "Exit codes (every command): 0 success, 1 runtime failure, 2 usage or configuration error,",
+    "3 data dir in use by another simco-agent, 4 done but the cloud rejected some records, 130 forced stop.",
   ].join("\n");
 }
 
@@ -87,6 +89,16 @@ export function reportError(cmd: Command, e: unknown): number {
       }`,
     );
     return EXIT.USAGE;
+  }
+  if (e instanceof DataDirLockedError) {
+    err(
+      `simco-agent ${cmd.name}: error: ${e.message}; stop it first (drain, status and poll work beside it)`,
+    );
+    return EXIT.DATA_DIR_IN_USE;
+  }
+  if (e instanceof RejectedRecords) {
+    err(`simco-agent ${cmd.name}: ${e.message}`);
+    return EXIT.REJECTED;
   }
   const message = e instanceof Error ? e.message : String(e);
   err(`simco-agent ${cmd.name}: error: ${message.split("\n")[0]}`);

@@ -3,7 +3,6 @@
  * stopped. SIGINT/SIGTERM (Ctrl-C, and Ctrl-Break on Windows) stop gracefully and exit 0; a second signal
  * forces the exit (committed records are safe in buffer.db; workers are killed either way).
  */
-import { DataDirLockedError } from "../../buffer/mod.ts";
 import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
@@ -63,7 +62,6 @@ export const runCommand: Command = {
       await agent.start();
     } catch (e) {
       await shutdownLogging();
-      if (e instanceof DataDirLockedError) throw new UsageError(e.message);
       throw e;
     }
     let forced = false;
@@ -74,12 +72,12 @@ export const runCommand: Command = {
     }, () => {
       forced = true;
       log.warn("second signal: forcing exit");
-      void agent.forceStop().finally(() => Deno.exit(130));
+      void agent.forceStop().finally(() => Deno.exit(EXIT.FORCED));
     });
     await stopRequested.promise;
     await agent.stop();
     remove();
     await shutdownLogging();
-    return forced ? 130 : EXIT.OK;
+    return forced ? EXIT.FORCED : EXIT.OK;
   },
 };
