@@ -1,4 +1,5 @@
 /** The command-line surface, through the real CLI subprocess. */
+import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { COMMANDS } from "../src/cli/commands/all.ts";
@@ -38,7 +39,16 @@ Deno.test("unknown flag, missing value, missing flag, extra argument: one line p
       `simco-agent check: unknown flag --conifg for 'check'; did you mean "--config"?`,
     ],
     [["drain", "--config"], "simco-agent drain: flag --config needs a value (FILE)"],
-    [["status"], "simco-agent status: missing --config FILE"],
+    [
+      ["status"],
+      `simco-agent status: no --config FILE given, and no machines.toml in the current folder (looked for ${
+        join(Deno.cwd(), "machines.toml")
+      })`,
+    ],
+    [
+      ["check", "machines.toml"],
+      'simco-agent check: unexpected argument "machines.toml"; did you mean "--config machines.toml"?',
+    ],
     [["poll", "--config", "x.toml"], "simco-agent poll: missing MACHINE_ID (id of a [[machines]] entry)"],
     [["check", "--config", "x.toml", "extra"], 'simco-agent check: unexpected argument "extra"'],
     [
@@ -53,6 +63,39 @@ Deno.test("unknown flag, missing value, missing flag, extra argument: one line p
     assertEquals(lines[0], line);
     assertMatch(lines[1], /^Usage: simco-agent /);
     assertEquals(lines.length, 2, r.stderr);
+  }
+});
+
+Deno.test("help <command> prints that command's help; --verison gets a suggestion", async () => {
+  const help = await runCli(["help", "run"]);
+  assertEquals(help.code, 0, help.stderr);
+  assertEquals(help.stdout, (await runCli(["run", "--help"])).stdout);
+  assert(help.stdout.startsWith("Usage: simco-agent run"), help.stdout);
+  const bad = await runCli(["help", "stauts"]);
+  assertEquals(bad.code, 2);
+  assertEquals(bad.stderr.split("\n")[0], 'simco-agent: unknown command "stauts"; did you mean "status"?');
+  const typo = await runCli(["--verison"]);
+  assertEquals(typo.code, 2);
+  assertEquals(
+    typo.stderr.split("\n")[0],
+    'simco-agent: unknown flag "--verison"; did you mean "--version"?',
+  );
+});
+
+Deno.test("without --config the command uses ./machines.toml of the current folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "simco-cli-" });
+  try {
+    await Deno.writeTextFile(
+      join(dir, "machines.toml"),
+      '[agent]\nid = "here"\n' +
+        '[[machines]]\nid = "m1"\ndriver = "simulator"\n',
+    );
+    const r = await runCli(["check"], { cwd: dir });
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, `configuration OK: ${join(dir, "machines.toml")}`);
+    assertStringIncludes(r.stdout, "agent id:  here");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

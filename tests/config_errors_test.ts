@@ -153,6 +153,13 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "log_level warn (the level is called warning)",
+    text: `[agent]\nid = "cell3"\nlog_level = "warn"\n` + MACHINE,
+    errors: [
+      'machines.toml:3: agent.log_level: expected one of "debug", "info", "warning", "error", got "warn"; did you mean "warning"?',
+    ],
+  },
+  {
     name: "misspelt defaults key",
     text: OK + `[defaults]\nintervall = "1s"\n`,
     errors: [

@@ -3,6 +3,8 @@ import { formatDuration, parseDuration } from "../config/duration.ts";
 import { loadConfigOrThrow } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { userCwd } from "../runtime.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
 /** Process exit codes, the same for every command (the table in README.md; tests/exit_codes_test.ts). */
 export const EXIT = Object.freeze({
@@ -89,20 +91,32 @@ export class RuntimeFailure extends Error {
   override name = "RuntimeFailure";
 }
 
+/** The config file used when `--config` is not given, in the current folder. */
+export const DEFAULT_CONFIG = "machines.toml";
+
 /** The `--config FILE` flag, shared by most commands. */
 export const CONFIG_FLAG: FlagSpec = {
   name: "config",
   type: "string",
   value: "FILE",
-  description: "the machines.toml to use",
-  required: true,
+  description: `the machines.toml to use (default: ./${DEFAULT_CONFIG})`,
 };
 
-/** Loads the configuration named by `--config` (relative to the user's folder). Throws ConfigError. */
+/**
+ * Loads the configuration named by `--config` (relative to the user's folder), or `./machines.toml` when the
+ * flag is absent (a UsageError saying where it looked when there is none). Throws ConfigError.
+ */
 export function configFrom(args: ParsedArgs): Promise<Config> {
   const file = args.flags.config;
-  if (typeof file !== "string") throw new UsageError("missing --config FILE", true);
-  return loadConfigOrThrow(file, userCwd());
+  if (typeof file === "string") return loadConfigOrThrow(file, userCwd());
+  const path = join(userCwd(), DEFAULT_CONFIG);
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no --config FILE given, and no ${DEFAULT_CONFIG} in the current folder (looked for ${path})`,
+      true,
+    );
+  }
+  return loadConfigOrThrow(DEFAULT_CONFIG, userCwd());
 }
 
 /**
