@@ -99,6 +99,41 @@ Deno.test("without --config the command uses ./machines.toml of the current fold
   }
 });
 
+Deno.test({
+  name: "bin/simco-agent runs the CLI from source in any folder, paths relative to that folder",
+  ignore: Deno.build.os === "windows", // bin/simco-agent.cmd is its Windows twin (not run here)
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "simco-bin-" });
+    try {
+      const script = new URL("../bin/simco-agent", import.meta.url).pathname;
+      const run = async (...args: string[]) => {
+        const out = await new Deno.Command("sh", {
+          args: [script, ...args],
+          cwd: dir,
+          env: { SIMCO_DENO: Deno.execPath(), NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const dec = new TextDecoder();
+        return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+      };
+      const none = await run("status");
+      assertEquals(none.code, 2, none.stderr);
+      assertStringIncludes(none.stderr, `(looked for ${join(dir, "machines.toml")})`);
+      await Deno.writeTextFile(
+        join(dir, "plant.toml"),
+        '[agent]\nid = "p"\n[[machines]]\nid = "m1"\ndriver = "simulator"\n',
+      );
+      const ok = await run("check", "--config", "plant.toml");
+      assertEquals(ok.code, 0, ok.stderr);
+      assertStringIncludes(ok.stdout, `configuration OK: ${join(dir, "plant.toml")}`);
+      assertEquals(ok.stderr, "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("--help and -h work after every command", async () => {
   for (const c of COMMANDS.filter((c) => !c.hidden)) {
     for (const flag of ["--help", "-h"]) {
