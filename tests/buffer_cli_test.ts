@@ -65,7 +65,7 @@ Deno.test("dead-letters CLI: list, purge needs --yes, requeue and purge refuse w
       reader.releaseLock();
       assertEquals((await cli("list")).code, 0);
       const busy = await cli("requeue");
-      assertEquals(busy.code, 2);
+      assertEquals(busy.code, 3);
       assertStringIncludes(busy.stderr, `another simco-agent (pid ${holder.pid}) is using ${data}`);
     } finally {
       holder.kill("SIGKILL");

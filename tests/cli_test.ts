@@ -1,4 +1,5 @@
 /** The command-line surface, through the real CLI subprocess. */
+import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { COMMANDS } from "../src/cli/commands/all.ts";
@@ -38,7 +39,16 @@ Deno.test("unknown flag, missing value, missing flag, extra argument: one line p
       `simco-agent check: unknown flag --conifg for 'check'; did you mean "--config"?`,
     ],
     [["drain", "--config"], "simco-agent drain: flag --config needs a value (FILE)"],
-    [["status"], "simco-agent status: missing --config FILE"],
+    [
+      ["status"],
+      `simco-agent status: no --config FILE given, and no machines.toml in the current folder (looked for ${
+        join(Deno.cwd(), "machines.toml")
+      })`,
+    ],
+    [
+      ["check", "machines.toml"],
+      'simco-agent check: unexpected argument "machines.toml"; did you mean "--config machines.toml"?',
+    ],
     [["poll", "--config", "x.toml"], "simco-agent poll: missing MACHINE_ID (id of a [[machines]] entry)"],
     [["check", "--config", "x.toml", "extra"], 'simco-agent check: unexpected argument "extra"'],
     [
@@ -54,6 +64,74 @@ Deno.test("unknown flag, missing value, missing flag, extra argument: one line p
     assertMatch(lines[1], /^Usage: simco-agent /);
     assertEquals(lines.length, 2, r.stderr);
   }
+});
+
+Deno.test("help <command> prints that command's help; --verison gets a suggestion", async () => {
+  const help = await runCli(["help", "run"]);
+  assertEquals(help.code, 0, help.stderr);
+  assertEquals(help.stdout, (await runCli(["run", "--help"])).stdout);
+  assert(help.stdout.startsWith("Usage: simco-agent run"), help.stdout);
+  const bad = await runCli(["help", "stauts"]);
+  assertEquals(bad.code, 2);
+  assertEquals(bad.stderr.split("\n")[0], 'simco-agent: unknown command "stauts"; did you mean "status"?');
+  const typo = await runCli(["--verison"]);
+  assertEquals(typo.code, 2);
+  assertEquals(
+    typo.stderr.split("\n")[0],
+    'simco-agent: unknown flag "--verison"; did you mean "--version"?',
+  );
+});
+
+Deno.test("without --config the command uses ./machines.toml of the current folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "simco-cli-" });
+  try {
+    await Deno.writeTextFile(
+      join(dir, "machines.toml"),
+      '[agent]\nid = "here"\n' +
+        '[[machines]]\nid = "m1"\ndriver = "simulator"\n',
+    );
+    const r = await runCli(["check"], { cwd: dir });
+    assertEquals(r.code, 0, r.stderr);
+    assertStringIncludes(r.stdout, `configuration OK: ${join(dir, "machines.toml")}`);
+    assertStringIncludes(r.stdout, "agent id:  here");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: "bin/simco-agent runs the CLI from source in any folder, paths relative to that folder",
+  ignore: Deno.build.os === "windows", // bin/simco-agent.cmd is its Windows twin (not run here)
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "simco-bin-" });
+    try {
+      const script = new URL("../bin/simco-agent", import.meta.url).pathname;
+      const run = async (...args: string[]) => {
+        const out = await new Deno.Command("sh", {
+          args: [script, ...args],
+          cwd: dir,
+          env: { SIMCO_DENO: Deno.execPath(), NO_COLOR: "1" },
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        const dec = new TextDecoder();
+        return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+      };
+      const none = await run("status");
+      assertEquals(none.code, 2, none.stderr);
+      assertStringIncludes(none.stderr, `(looked for ${join(dir, "machines.toml")})`);
+      await Deno.writeTextFile(
+        join(dir, "plant.toml"),
+        '[agent]\nid = "p"\n[[machines]]\nid = "m1"\ndriver = "simulator"\n',
+      );
+      const ok = await run("check", "--config", "plant.toml");
+      assertEquals(ok.code, 0, ok.stderr);
+      assertStringIncludes(ok.stdout, `configuration OK: ${join(dir, "plant.toml")}`);
+      assertEquals(ok.stderr, "");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 Deno.test("--help and -h work after every command", async () => {

@@ -153,10 +153,17 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: "log_level warn (the level is called warning)",
+    text: `[agent]\nid = "cell3"\nlog_level = "warn"\n` + MACHINE,
+    errors: [
+      'machines.toml:3: agent.log_level: expected one of "debug", "info", "warning", "error", got "warn"; did you mean "warning"?',
+    ],
+  },
+  {
     name: "misspelt defaults key",
     text: OK + `[defaults]\nintervall = "1s"\n`,
     errors: [
-      'machines.toml:7: defaults.intervall: unknown key; did you mean "interval"? (expected one of: interval, timeout, max_backoff, breaker_threshold, breaker_cooldown, max_memory_mb)',
+      'machines.toml:7: defaults.intervall: unknown key; did you mean "interval"? (expected one of: interval, timeout, max_backoff, breaker_threshold, breaker_cooldown, availability_after, max_memory_mb)',
     ],
   },
   {

@@ -17,6 +17,22 @@ Deno.test("demo: hang and crash are killed and counted, the ingest stores everyt
   const uploaded = Number(r.stdout.match(/records uploaded: +(\d+)/)?.[1]);
   assert(buffered > 10 && buffered === uploaded, r.stdout);
   assertMatch(r.stdout, /^ {2}0 records lost \(buffered = uploaded \+ left in buffer\)$/m);
+  // It says what it injected (the fault behind the duplicates), aligns its summary, and says what to try next.
+  assertMatch(
+    r.stdout,
+    /^demo at \d+ s: injected an "ack lost" fault at the ingest: .* drops the copies by record id$/m,
+  );
+  assertMatch(r.stdout, /duplicates dropped \(ingest\): +\d+ \(the "ack lost" fault injected at \d+ s/);
+  const summary = r.stdout.slice(r.stdout.indexOf("Demo summary"));
+  const figures = summary.slice(0, summary.indexOf("What to try next"));
+  const columns = figures.split("\n").filter((l) => /^ {2}[a-z][^:]*: /.test(l)).map((l) => /: +/.exec(l)!);
+  assertEquals(columns.length, 6, summary);
+  assertEquals(
+    new Set(columns.map((m) => m.index + m[0].length)).size,
+    1,
+    `summary not aligned:\n${summary}`,
+  );
+  assertMatch(summary, /^What to try next\n {2}simco-agent demo --duration 2m +\S/m);
 });
 
 Deno.test("demo: a bad --duration is a usage error", async () => {

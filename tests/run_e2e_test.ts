@@ -2,14 +2,13 @@
  * `simco-agent run` end to end: real agent subprocess, real worker processes, real buffer.db, real ingest on
  * 127.0.0.1. Short durations throughout.
  */
-import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { makePlant } from "./helpers/agent.ts";
 import { childPids, isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
-import { printedIds } from "./helpers/scenario_util.ts";
+import { ingestMetrics, printedIds } from "./helpers/scenario_util.ts";
 import { recordId } from "../src/record/mod.ts";
 
 const HEALTHY = (n: number, interval = "200ms") =>
@@ -19,16 +18,6 @@ const HEALTHY = (n: number, interval = "200ms") =>
       `[[machines]]\nid = "sim-${i + 1}"\ndriver = "simulator"\ninterval = "${interval}"\n` +
       `options = { seed = ${i + 1} }\n`,
   ).join("\n");
-
-function ingestMetrics(dir: string, machineId: string): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(dir, "ingest.db"), { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT metrics FROM records WHERE machine_id = ? ORDER BY ts").all(machineId);
-    return rows.map((r) => JSON.parse(String((r as { metrics: string }).metrics)));
-  } finally {
-    db.close();
-  }
-}
 
 Deno.test("run: status --json while running, SIGTERM during an upload loses nothing and leaves no process", async () => {
   const plant = await makePlant(HEALTHY(3));
@@ -74,7 +63,7 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
 
     // A second agent on the same data dir is refused.
     const second = await runCli(["run", "--config", plant.config], { env: plant.env });
-    assertEquals(second.code, 2);
+    assertEquals(second.code, 3);
     assertStringIncludes(
       second.stderr,
       `another simco-agent (pid ${agent.pid}) is using ${join(plant.dir, "data")}`,

@@ -107,7 +107,7 @@ Deno.test("drain while another process uploads: it asks that uploader to skip it
     assert(await waitForLine(run, "running"));
     await waitFor("the runner's first failures", 10_000, () => p.ingest.requests().length >= 2);
     const ex = await runCli(["export", "--config", p.cfg, "--out", join(p.dir.path, "x.simco")]);
-    assertEquals(ex.code, 1);
+    assertEquals(ex.code, 3);
     assertMatch(ex.stderr, /another simco-agent \(pid \d+\) is using .*; stop it first/);
     const t0 = Date.now();
     const r = await runCli(["drain", "--config", p.cfg, "--timeout", "30s"]);
@@ -148,7 +148,12 @@ Deno.test("a running uploader serving a drain request on an idle buffer stays re
         5_000,
         () => readUplinkStatus(p.data)?.drain?.done === true,
       );
-      assertEquals(readUplinkStatus(p.data)?.drain, { request_id: "idle-drain", done: true });
+      assertEquals(readUplinkStatus(p.data)?.drain, {
+        request_id: "idle-drain",
+        done: true,
+        sent: 0,
+        problem: null,
+      });
       await new Promise((r) => setTimeout(r, 500));
       await run.stdin.close();
       const timer = setTimeout(() => run.kill("SIGKILL"), 4_000);

@@ -110,7 +110,7 @@ Deno.test("truncated, altered or foreign files are refused with one line, nothin
   }
 });
 
-Deno.test("upload: records the cloud rejects are written next to the file (exit 1), the rest arrive", async () => {
+Deno.test("upload: records the cloud rejects are written next to the file (exit 4), the rest arrive", async () => {
   const dir = await tempDir();
   const ingest = await startIngest({
     dbPath: join(dir.path, "ingest.db"),
@@ -128,7 +128,7 @@ Deno.test("upload: records the cloud rejects are written next to the file (exit 
     assertEquals((await runCli(["export", "--config", cfg, "--out", file])).code, 0);
     ingest.inject({ kind: "reject_id", id: recs[42].id, reason: "unknown machine" });
     const r = await runCli(["upload", file, "--config", cfg]);
-    assertEquals(r.code, 1, r.stderr);
+    assertEquals(r.code, 4, r.stderr);
     assertStringIncludes(r.stderr, `1 record(s) rejected by the cloud, listed in ${file}.rejected.ndjson`);
     const rejected = Deno.readTextFileSync(`${file}.rejected.ndjson`).trim().split("\n").map((l) =>
       JSON.parse(l)

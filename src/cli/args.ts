@@ -53,7 +53,12 @@ export function parseArgs(cmd: Command, argv: readonly string[]): ArgsResult {
     throw new UsageError(`missing ${missing.name} (${missing.description})`, true);
   }
   if (positionals.length > cmd.positionals.length) {
-    throw new UsageError(`unexpected argument "${positionals[cmd.positionals.length]}"`, true);
+    const extra = positionals[cmd.positionals.length];
+    // `check machines.toml`: the file was meant for --config.
+    const hint = /\.toml$/i.test(extra) && names.includes("config") && flags.config === undefined
+      ? `; did you mean "--config ${extra}"?`
+      : "";
+    throw new UsageError(`unexpected argument "${extra}"${hint}`, true);
   }
   cmd.positionals.forEach((p, i) => {
     if (p.values && !p.values.includes(positionals[i])) {

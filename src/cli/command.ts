@@ -3,8 +3,10 @@ import { formatDuration, parseDuration } from "../config/duration.ts";
 import { loadConfigOrThrow } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { userCwd } from "../runtime.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 
-/** Process exit codes (documented in README.md). */
+/** Process exit codes, the same for every command (the table in README.md; tests/exit_codes_test.ts). */
 export const EXIT = Object.freeze({
   /** Success. */
   OK: 0,
@@ -12,7 +14,18 @@ export const EXIT = Object.freeze({
   FAILURE: 1,
   /** Usage or configuration error. */
   USAGE: 2,
+  /** The data dir is in use by another simco-agent process (e.g. `run`). */
+  DATA_DIR_IN_USE: 3,
+  /** Finished, but the cloud rejected some records (dead letters, or a `.rejected.ndjson` file). */
+  REJECTED: 4,
+  /** `run` forced to exit by a second stop signal. */
+  FORCED: 130,
 });
+
+/** Finished, but the cloud rejected some records: the message says where they are; exit code 4. */
+export class RejectedRecords extends Error {
+  override name = "RejectedRecords";
+}
 
 /** A flag a subcommand accepts. */
 export interface FlagSpec {
@@ -78,20 +91,32 @@ export class RuntimeFailure extends Error {
   override name = "RuntimeFailure";
 }
 
+/** The config file used when `--config` is not given, in the current folder. */
+export const DEFAULT_CONFIG = "machines.toml";
+
 /** The `--config FILE` flag, shared by most commands. */
 export const CONFIG_FLAG: FlagSpec = {
   name: "config",
   type: "string",
   value: "FILE",
-  description: "the machines.toml to use",
-  required: true,
+  description: `the machines.toml to use (default: ./${DEFAULT_CONFIG})`,
 };
 
-/** Loads the configuration named by `--config` (relative to the user's folder). Throws ConfigError. */
+/**
+ * Loads the configuration named by `--config` (relative to the user's folder), or `./machines.toml` when the
+ * flag is absent (a UsageError saying where it looked when there is none). Throws ConfigError.
+ */
 export function configFrom(args: ParsedArgs): Promise<Config> {
   const file = args.flags.config;
-  if (typeof file !== "string") throw new UsageError("missing --config FILE", true);
-  return loadConfigOrThrow(file, userCwd());
+  if (typeof file === "string") return loadConfigOrThrow(file, userCwd());
+  const path = join(userCwd(), DEFAULT_CONFIG);
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `no --config FILE given, and no ${DEFAULT_CONFIG} in the current folder (looked for ${path})`,
+      true,
+    );
+  }
+  return loadConfigOrThrow(DEFAULT_CONFIG, userCwd());
 }
 
 /**

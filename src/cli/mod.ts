@@ -3,13 +3,14 @@
  * user mistake into one line plus usage (exit 2) and every runtime failure into one line (exit 1). Stack
  * traces are printed only with SIMCO_DEBUG=1.
  */
+import { DataDirLockedError } from "../buffer/mod.ts";
 import { ConfigError } from "../config/load.ts";
 import { formatProblem } from "../config/types.ts";
 import { VERSION } from "../version.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { commandHelp, parseArgs, usageLine } from "./args.ts";
 import { COMMANDS } from "./commands/all.ts";
-import { type Command, EXIT, RuntimeFailure, UsageError } from "./command.ts";
+import { type Command, EXIT, RejectedRecords, RuntimeFailure, UsageError } from "./command.ts";
 
 /** Top-level help: every visible command with its summary. */
 export function mainHelp(): string {
@@ -23,8 +24,10 @@ export function mainHelp(): string {
     "Commands:",
     ...visible.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
     "",
-    "Flags: -h, --help (also after any command), --version",
-    "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.",
+    "Flags: -h, --help (also after any command, or: simco-agent help <command>), --version",
+    "--config FILE defaults to ./machines.toml in the current folder.",
+    "Exit codes (every command): 0 success, 1 runtime failure, 2 usage or configuration error,",
+    "3 data dir in use by another simco-agent, 4 done but the cloud rejected some records, 130 forced stop.",
   ].join("\n");
 }
 
@@ -41,6 +44,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.USAGE;
   }
   if (name === "-h" || name === "--help" || name === "help") {
+    // `help run` is `run --help`.
+    if (name === "help" && rest.length > 0) return helpFor(rest[0]);
     console.log(mainHelp());
     return EXIT.OK;
   }
@@ -49,14 +54,24 @@ export async function main(argv: readonly string[]): Promise<number> {
     return EXIT.OK;
   }
   const cmd = COMMANDS.find((c) => c.name === name);
-  if (!cmd) {
-    const words = COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
-    const what = name.startsWith("-") ? "flag" : "command";
-    err(`simco-agent: unknown ${what} "${name}"${didYouMean(name, words)}`);
-    err(mainHelp());
-    return EXIT.USAGE;
-  }
+  if (!cmd) return unknown(name);
   return await runCommand(cmd, rest);
+}
+
+/** `unknown command "x"; did you mean ...` (or flag: `--verison` suggests `--version`), then help; exit 2. */
+function unknown(name: string): number {
+  const flag = name.startsWith("-");
+  const words = flag ? ["--help", "--version"] : COMMANDS.filter((c) => !c.hidden).map((c) => c.name);
+  err(`simco-agent: unknown ${flag ? "flag" : "command"} "${name}"${didYouMean(name, words)}`);
+  err(mainHelp());
+  return EXIT.USAGE;
+}
+
+function helpFor(name: string): number {
+  const cmd = COMMANDS.find((c) => c.name === name && !c.hidden);
+  if (!cmd) return unknown(name);
+  console.log(commandHelp(cmd));
+  return EXIT.OK;
 }
 
 async function runCommand(cmd: Command, argv: readonly string[]): Promise<number> {
@@ -87,6 +102,16 @@ export function reportError(cmd: Command, e: unknown): number {
       }`,
     );
     return EXIT.USAGE;
+  }
+  if (e instanceof DataDirLockedError) {
+    err(
+      `simco-agent ${cmd.name}: error: ${e.message}; stop it first (drain, status and poll work beside it)`,
+    );
+    return EXIT.DATA_DIR_IN_USE;
+  }
+  if (e instanceof RejectedRecords) {
+    err(`simco-agent ${cmd.name}: ${e.message}`);
+    return EXIT.REJECTED;
   }
   const message = e instanceof Error ? e.message : String(e);
   err(`simco-agent ${cmd.name}: error: ${message.split("\n")[0]}`);

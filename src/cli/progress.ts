@@ -1,9 +1,11 @@
 /**
  * Progress display for `drain` and `upload` (pure formatting plus a rate estimate over a sliding window):
  * a bar on a terminal (`[#####.....] 45,000 sent  55,000 left  48,210 rec/s  ETA 1s`), a plain line
- * every few seconds otherwise.
+ * every few seconds otherwise. While waiting to retry, the line says why and when (`waiting: HTTP 503,
+ * retry in 8s`). Log lines clear the bar first (log/mod.ts setStatusLine), so they never glue onto it.
  */
 import type { ProgressSink } from "../util/progress.ts";
+import { setStatusLine } from "../log/mod.ts";
 
 /** One progress sample. */
 export interface ProgressSample {
@@ -65,6 +67,10 @@ export class ProgressReporter implements ProgressSink {
   #lastDraw = 0;
   #drawn = false;
   #lastSent = 0;
+  #lastLeft = 0;
+  #lastRate = 0;
+  #waiting: { reason: string; until: number } | null = null;
+  readonly #enc = new TextEncoder();
 
   /**
    * @param label prefix of plain lines, e.g. `drain`
@@ -79,21 +85,49 @@ export class ProgressReporter implements ProgressSink {
     this.#tty = tty;
   }
 
-  /** Reports the current figures (drawn only when due). */
+  /** Reports the current figures (drawn only when due). Progress ends a {@link waiting} note. */
   update(sent: number, left: number, force = false): void {
+    if (sent > this.#lastSent) this.#waiting = null;
     this.#lastSent = sent;
+    this.#lastLeft = left;
     const at = this.clock();
-    const rate = this.#meter.add({ sent, left, at });
+    this.#lastRate = this.#meter.add({ sent, left, at });
     const every = this.#tty ? 200 : this.plainEveryMs;
     if (!force && at - this.#lastDraw < every) return;
     this.#lastDraw = at;
-    const enc = new TextEncoder();
     if (this.#tty) {
-      Deno.stderr.writeSync(enc.encode(`\r\x1b[2K${this.label}: ${progressBar(sent, left, rate)}`));
+      this.#redraw();
+      if (!this.#drawn) {
+        setStatusLine({
+          clear: () => this.#write("\r\x1b[2K"),
+          redraw: () => this.#redraw(),
+        });
+      }
       this.#drawn = true;
     } else {
-      Deno.stderr.writeSync(enc.encode(`${this.label}: ${progressText(sent, left, rate)}\n`));
+      this.#write(`${this.label}: ${progressText(sent, left, this.#lastRate)}${this.#note()}\n`);
     }
+  }
+
+  /** Says why nothing moves: the last error and the epoch ms of the next attempt (drawn at once). */
+  waiting(reason: string, until: number): void {
+    this.#waiting = { reason, until };
+    this.update(this.#lastSent, this.#lastLeft, true);
+  }
+
+  #note(): string {
+    const w = this.#waiting;
+    if (!w) return "";
+    return `  waiting: ${w.reason}, retry in ${formatEta(Math.max(0, (w.until - this.clock()) / 1000))}`;
+  }
+
+  #redraw(): void {
+    const bar = progressBar(this.#lastSent, this.#lastLeft, this.#lastRate);
+    this.#write(`\r\x1b[2K${this.label}: ${bar}${this.#note()}`);
+  }
+
+  #write(text: string): void {
+    Deno.stderr.writeSync(this.#enc.encode(text));
   }
 
   /** The `sent` figure of the last update. */
@@ -101,8 +135,12 @@ export class ProgressReporter implements ProgressSink {
     return this.#lastSent;
   }
 
-  /** Finishes the bar line (terminal only). */
+  /** Finishes the bar line (terminal only); later log lines go below it. */
   done(): void {
-    if (this.#tty && this.#drawn) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+    if (this.#tty && this.#drawn) {
+      setStatusLine(null);
+      this.#drawn = false;
+      this.#write("\n");
+    }
   }
 }

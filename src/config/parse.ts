@@ -42,6 +42,7 @@ const DEFAULT_KEYS = [
   "max_backoff",
   "breaker_threshold",
   "breaker_cooldown",
+  "availability_after",
   "max_memory_mb",
 ];
 const MACHINE_KEYS = ["id", "driver", "host", "port", "options", ...DEFAULT_KEYS];
@@ -53,6 +54,7 @@ export const DEFAULTS = Object.freeze({
   max_backoff: "5m",
   breaker_threshold: 5,
   breaker_cooldown: "15m",
+  availability_after: 3,
   max_memory_mb: 256,
 });
 
@@ -218,7 +220,13 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
 
 type Timings = Pick<
   MachineConfig,
-  "intervalMs" | "timeoutMs" | "maxBackoffMs" | "breakerThreshold" | "breakerCooldownMs" | "maxMemoryMb"
+  | "intervalMs"
+  | "timeoutMs"
+  | "maxBackoffMs"
+  | "breakerThreshold"
+  | "breakerCooldownMs"
+  | "availabilityAfter"
+  | "maxMemoryMb"
 >;
 
 function readTimings(r: Reader, t: Table, path: string, base: Timings | null): Timings {
@@ -256,6 +264,14 @@ function readTimings(r: Reader, t: Table, path: string, base: Timings | null): T
       86_400_000,
       base?.breakerCooldownMs ?? DEFAULTS.breaker_cooldown,
     ),
+    availabilityAfter: r.integer(
+      t,
+      "availability_after",
+      `${path}.availability_after`,
+      1,
+      1000,
+      base?.availabilityAfter ?? DEFAULTS.availability_after,
+    )!,
     maxMemoryMb: r.integer(
       t,
       "max_memory_mb",

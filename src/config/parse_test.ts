@@ -42,6 +42,7 @@ Deno.test("a minimal config gets every default", () => {
     maxBackoffMs: 300_000,
     breakerThreshold: 5,
     breakerCooldownMs: 900_000,
+    availabilityAfter: 3,
     maxMemoryMb: 256,
     options: {
       seed: 1,

@@ -58,6 +58,8 @@ export interface MachineConfig {
   readonly breakerThreshold: number;
   /** How long an open breaker waits before one probe. */
   readonly breakerCooldownMs: number;
+  /** Consecutive failed polls after which the machine is recorded UNAVAILABLE (also when its breaker opens). */
+  readonly availabilityAfter: number;
   /** Resident memory (MiB) past which the worker is recycled between polls. */
   readonly maxMemoryMb: number;
   /** Driver options, validated against the driver's schema, defaults applied; paths made absolute. */

@@ -85,7 +85,15 @@ export interface DemoSummary {
   leftInBuffer: number;
   /** buffered - uploaded - leftInBuffer: 0 proves nothing was lost. */
   unaccounted: number;
+  /** Seconds into the demo when the "ack lost" fault was injected at the ingest, or null if it was not. */
+  ackLostAtS: number | null;
 }
+
+/** What the injected fault does, as the demo tells it. */
+export const ACK_LOST_TEXT =
+  'injected an "ack lost" fault at the ingest: it stores the next batch, then drops ' +
+  "the connection before answering; the agent cannot know the batch arrived, sends it again, and the " +
+  "ingest drops the copies by record id";
 
 /** Builds the demo config for a data folder and an ingest url (validated like any machines.toml). */
 export function demoConfig(dir: string, url: string): Config {
@@ -100,6 +108,7 @@ function render(
   totalMs: number,
   ingest: { received: number; unique: number; duplicates: number },
   tty: boolean,
+  note: string | null,
 ): string {
   const machines = agent.machines();
   const behaviour = new Map(agent.config.machines.map((m) => [m.id, String(m.options.behaviour)]));
@@ -121,7 +130,11 @@ function render(
       m.last_error ? "last error: " + m.last_error.slice(0, 60) : ""
     }`
   );
-  return ["\x1b[H\x1b[2J" + "SIMCO Edge Agent demo (Ctrl-C to stop early)", "", head, "", ...rows].join("\n");
+  const notes = note ? ["", note] : [];
+  return ["\x1b[H\x1b[2J" + "SIMCO Edge Agent demo (Ctrl-C to stop early)", "", head, "", ...rows, ...notes]
+    .join(
+      "\n",
+    );
 }
 
 /** Runs the demo for `durationMs` (or until Ctrl-C) and returns its summary; prints a live view meanwhile. */
@@ -145,14 +158,21 @@ export async function runDemo(
   const started = Date.now();
   try {
     await agent.start();
-    const ackLostAt = setTimeout(() => ingest.inject({ kind: "ack_lost", count: 1 }), durationMs / 3);
+    let ackLostAtS: number | null = null;
+    let note: string | null = null;
+    const ackLostAt = setTimeout(() => {
+      ingest.inject({ kind: "ack_lost", count: 1 });
+      ackLostAtS = Math.round((Date.now() - started) / 1000);
+      note = `at ${ackLostAtS} s: ${ACK_LOST_TEXT}`;
+      if (!tty) out(`demo ${note}`);
+    }, durationMs / 3);
     const ends = setTimeout(() => stop.resolve(), durationMs);
     let lastPlain = 0;
     const view = setInterval(() => {
       const now = Date.now();
       if (!tty && now - lastPlain < 5000) return;
       lastPlain = now;
-      out(render(agent, now - started, durationMs, ingest.counts(), tty));
+      out(render(agent, now - started, durationMs, ingest.counts(), tty, note));
     }, 1000);
     await stop.promise;
     clearTimeout(ackLostAt);
@@ -181,6 +201,7 @@ export async function runDemo(
       duplicatesAtIngest: counts.duplicates,
       leftInBuffer,
       unaccounted: buffered - counts.unique - leftInBuffer,
+      ackLostAtS,
     };
   } finally {
     signals.forEach((s) => Deno.removeSignalListener(s, onSignal));
@@ -192,21 +213,39 @@ export async function runDemo(
   }
 }
 
-/** Formats the summary printed at the end of the demo. */
+const NEXT_STEPS: readonly [string, string][] = [
+  ["simco-agent demo --duration 2m", "a longer run: breakers probe and reopen, more uploads"],
+  ["simco-agent check --config examples/machines.toml", "every configuration key, with its default"],
+  ["simco-agent run --config machines.toml", "your own machines (README: Running it)"],
+  ["simco-agent status --config machines.toml", "from another terminal while run is active"],
+];
+const NEXT_WIDTH = Math.max(...NEXT_STEPS.map(([c]) => c.length)) + 3;
+
+/** Formats the summary printed at the end of the demo: aligned figures, the fault injected, what to try next. */
 export function formatSummary(s: DemoSummary): string {
   const failures = Object.values(s.failuresByCause).reduce((a, b) => a + b, 0);
   const causes = Object.entries(s.failuresByCause).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  const dup = s.ackLostAtS === null
+    ? `${s.duplicatesAtIngest}`
+    : `${s.duplicatesAtIngest} (the "ack lost" fault injected at ${s.ackLostAtS} s: a stored batch sent again)`;
+  const rows: [string, string][] = [
+    ["polls", `${s.polls} (${s.polls - failures} ok, ${failures} failed: ${causes})`],
+    ["breaker trips", `${s.breakerTrips}`],
+    ["records buffered", `${s.buffered}`],
+    ["records uploaded", `${s.uploaded}`],
+    ["duplicates dropped (ingest)", dup],
+    ["left in buffer", `${s.leftInBuffer}`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   return [
     "",
     "Demo summary",
-    `  polls:                      ${s.polls} (${s.polls - failures} ok, ${failures} failed: ${causes})`,
-    `  breaker trips:              ${s.breakerTrips}`,
-    `  records buffered:           ${s.buffered}`,
-    `  records uploaded:           ${s.uploaded}`,
-    `  duplicates dropped (ingest): ${s.duplicatesAtIngest}`,
-    `  left in buffer:             ${s.leftInBuffer}`,
+    ...rows.map(([k, v]) => `  ${(k + ":").padEnd(width)}${v}`),
     s.unaccounted === 0
       ? "  0 records lost (buffered = uploaded + left in buffer)"
       : `  ${s.unaccounted} records unaccounted for (buffered ${s.buffered} != uploaded ${s.uploaded} + left ${s.leftInBuffer})`,
+    "",
+    "What to try next",
+    ...NEXT_STEPS.map(([cmd, why]) => `  ${cmd.padEnd(NEXT_WIDTH)}${why}`),
   ].join("\n");
 }

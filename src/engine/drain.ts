@@ -39,6 +39,8 @@ export interface DrainReport {
   readonly problem: string | null;
   /** Who uploaded: this process, or the running agent. */
   readonly via: "drain" | "run";
+  /** Records that became dead letters while this drain ran (the cloud rejected them on their own). */
+  readonly deadLettered: number;
 }
 
 /** Options of {@link drainBuffer}. */
@@ -71,6 +73,13 @@ export async function drainBuffer(config: Config, opts: DrainOptions): Promise<D
   }
   const started = Date.now();
   const deadline = opts.timeoutMs === null ? Infinity : started + opts.timeoutMs;
+  const deadNow = () => readBufferStats(config.agent.dataDir)?.dead_letter ?? 0;
+  const deadBefore = deadNow();
+  const finish = (r: Omit<DrainReport, "deadLettered">): DrainReport => ({
+    ...r,
+    problem: r.problem === "timeout" ? timeoutText() : r.problem,
+    deadLettered: Math.max(0, deadNow() - deadBefore),
+  });
   const timeoutText = () => `timed out after ${Math.round((Date.now() - started) / 1000)} s`;
   let sentViaRun = 0;
   while (true) {
@@ -85,12 +94,11 @@ export async function drainBuffer(config: Config, opts: DrainOptions): Promise<D
         sentViaRun = opts.progress.lastSent;
         continue;
       }
-      return r.problem === "timeout" ? { ...r, problem: timeoutText() } : r;
+      return finish(r);
     }
     try {
       opts.onMode?.("drain", null);
-      const r = await ownDrain(config, deadline, opts, sentViaRun);
-      return r.problem === "timeout" ? { ...r, problem: timeoutText() } : r;
+      return finish(await ownDrain(config, deadline, opts, sentViaRun));
     } finally {
       lock.release();
     }
@@ -102,7 +110,7 @@ async function ownDrain(
   deadline: number,
   opts: DrainOptions,
   base: number,
-): Promise<DrainReport> {
+): Promise<Omit<DrainReport, "deadLettered">> {
   try {
     resolveApiKey(config.uplink);
   } catch (e) {
@@ -159,12 +167,11 @@ async function viaRun(
   deadline: number,
   opts: DrainOptions,
   base: number,
-): Promise<DrainReport | "run-exited"> {
+): Promise<Omit<DrainReport, "deadLettered"> | "run-exited"> {
   const id = crypto.randomUUID();
   const beat = () => writeDrainRequest(dataDir, { id, pid: Deno.pid, heartbeat_ts: Date.now() });
   beat();
   let lastBeat = Date.now();
-  let sentBase: number | null = null;
   let warned = false;
   const started = Date.now();
   let sent = base;
@@ -178,8 +185,7 @@ async function viaRun(
       const st = readUplinkStatus(dataDir);
       const mine = st?.drain?.request_id === id;
       if (mine) {
-        sentBase ??= st!.sent_total;
-        sent = base + st!.sent_total - sentBase;
+        sent = base + (st!.drain!.sent ?? 0);
       } else if (!warned && Date.now() - started > NO_ANSWER_WARN_MS) {
         warned = true;
         opts.log?.warn(
@@ -190,8 +196,8 @@ async function viaRun(
       }
       opts.progress.update(sent, left);
       if (mine && st!.drain!.done) return { empty: true, sent, left, problem: null, via: "run" };
-      if (mine && (st!.state === "auth_error" || st!.state === "config_error")) {
-        return { empty: false, sent, left, problem: st!.last_error ?? st!.state, via: "run" };
+      if (mine && st!.drain!.problem) {
+        return { empty: false, sent, left, problem: st!.drain!.problem, via: "run" };
       }
       if (lockHolder(dataDir) === null) return "run-exited";
       if (opts.signal.aborted) return { empty: false, sent, left, problem: "interrupted", via: "run" };

@@ -31,8 +31,10 @@
  * - At `breakerThreshold` consecutive failures the breaker opens: state CRITICAL, next attempt after
  *   `breakerCooldownMs`, which is one probe (PROBING). Success closes the breaker (OK, `breaker_closed`);
  *   failure reopens it for another cooldown (CRITICAL, `breaker_open` with `reopened: true`).
- * - Availability events are emitted only on change. The first outcome after construction always emits one
- *   (the previous run's availability is not known), later ones only when the availability flips.
+ * - Availability events are emitted only on change. A success makes the machine AVAILABLE; it becomes
+ *   UNAVAILABLE only at `availabilityAfter` consecutive failures or when the breaker opens (whichever is
+ *   first), so a flaky machine does not flap. The first change after construction always emits one (the
+ *   previous run's availability is not known).
  * - Events of one call come in order: breaker event first, then availability.
  * - `last_error` keeps the most recent failure message even after a success (compare with `last_success_ts`).
  */
@@ -63,6 +65,11 @@ export interface MachinePolicy {
   breakerThreshold: number;
   /** How long the breaker stays open before the probe, in ms, >= 0. */
   breakerCooldownMs: number;
+  /**
+   * Consecutive failures after which the machine is UNAVAILABLE (default 1: every failure); the breaker
+   * opening marks it UNAVAILABLE too, whichever comes first. One failed poll of a flaky machine is no outage.
+   */
+  availabilityAfter?: number;
   /** Lateness tolerance of the scheduler in ms (default: a quarter of the interval, at most 250 ms). */
   graceMs?: number;
 }
@@ -116,6 +123,11 @@ function checkPolicy(p: MachinePolicy): void {
   }
   if (!(p.maxBackoffMs >= 1)) {
     throw new RangeError(`maxBackoffMs: expected a number >= 1, received ${p.maxBackoffMs}`);
+  }
+  if (
+    p.availabilityAfter !== undefined && !(Number.isInteger(p.availabilityAfter) && p.availabilityAfter >= 1)
+  ) {
+    throw new RangeError(`availabilityAfter: expected an integer >= 1, received ${p.availabilityAfter}`);
   }
   if (p.graceMs !== undefined && !(p.graceMs >= 0)) {
     throw new RangeError(`graceMs: expected a number >= 0, received ${p.graceMs}`);
@@ -248,7 +260,9 @@ export class MachineSupervisor {
       this.#state = "BACKOFF";
       this.#next = now + backoffDelayMs(n, this.#policy.maxBackoffMs, this.#random);
     }
-    this.#setAvailability("UNAVAILABLE", error, events);
+    if (n >= (this.#policy.availabilityAfter ?? 1) || this.#state === "CRITICAL") {
+      this.#setAvailability("UNAVAILABLE", error, events);
+    }
     return events;
   }
 

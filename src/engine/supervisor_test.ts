@@ -146,6 +146,32 @@ Deno.test("supervisor: availability events only on transitions", () => {
   assertEquals(kinds(attempt(s, "ok")), []);
 });
 
+Deno.test("supervisor: availabilityAfter n: UNAVAILABLE at the n-th failure in a row, or when the breaker opens", () => {
+  const kinds = (ev: SupervisorEvent[]) => ev.map((e) => e.type === "availability" ? e.availability : e.type);
+  const s = make({ availabilityAfter: 3 });
+  assertEquals(kinds(attempt(s, "ok")), ["AVAILABLE"]);
+  for (let i = 0; i < 5; i++) {
+    assertEquals(kinds(attempt(s, "flaky")), [], "one failure between successes is no outage");
+    assertEquals(kinds(attempt(s, "ok")), []);
+  }
+  assertEquals(kinds(attempt(s, "e1")), []);
+  assertEquals(kinds(attempt(s, "e2")), []);
+  const third = attempt(s, "e3");
+  assertEquals(third, [{
+    type: "availability",
+    machineId: "mill-01",
+    availability: "UNAVAILABLE",
+    reason: "e3",
+  }]);
+  assertEquals(kinds(attempt(s, "e4")), []);
+  assertEquals(kinds(attempt(s, "ok")), ["AVAILABLE"]);
+  // The breaker opens first (2 < 8): that marks it UNAVAILABLE.
+  const b = make({ availabilityAfter: 8, breakerThreshold: 2 });
+  assertEquals(kinds(attempt(b, "x")), []);
+  assertEquals(kinds(attempt(b, "x")), ["breaker_open", "UNAVAILABLE"]);
+  assertThrows(() => make({ availabilityAfter: 0 }), RangeError, "availabilityAfter");
+});
+
 Deno.test("supervisor: a failure at start reports UNAVAILABLE once", () => {
   const s = make();
   assertEquals(kinds(attempt(s, "no route to host")), ["UNAVAILABLE"]);

@@ -56,7 +56,30 @@ export function formatRecord(record: LogRecord): string {
   return line.replace(/\r?\n/g, "\\n");
 }
 
-const stderrSink: Sink = (record) => console.error(formatRecord(record));
+/**
+ * Something drawn in place on the terminal's last line (the `drain`/`upload` progress bar). Log lines must
+ * not glue onto it: the stderr sink clears it before writing a line and draws it again after.
+ */
+export interface StatusLine {
+  /** Erases the line (cursor back at its start). */
+  clear(): void;
+  /** Draws the line again. */
+  redraw(): void;
+}
+
+let statusLine: StatusLine | null = null;
+
+/** Registers (or with null removes) the line that log lines on stderr must clear first. */
+export function setStatusLine(line: StatusLine | null): void {
+  statusLine = line;
+}
+
+const stderrSink: Sink = (record) => {
+  const line = statusLine;
+  line?.clear();
+  console.error(formatRecord(record));
+  line?.redraw();
+};
 
 /** Configures logging for this process. Safe to call again (replaces the previous setup). */
 export async function setupLogging(opts: LogOptions): Promise<void> {

@@ -130,7 +130,9 @@ export async function uploadExport(
   let sent = 0;
   const stopped = (why: string) =>
     new UploadStoppedError(
-      `${why}; ${sent} of ${header.count} records sent (uploading the file again is safe: no duplicates)`,
+      `${why}; ${sent} of ${header.count} records sent, ${
+        header.count - sent - rejected.length
+      } left (uploading the file again is safe: no duplicates)`,
     );
   try {
     opts.progress.update(0, header.count, true);
@@ -156,6 +158,7 @@ export async function uploadExport(
         todo = todo.filter((r) => unsent.has(r.id));
         const at = schedule.next({ kind: "retryable", retryAfterMs: p.retryAfterMs }, Date.now());
         if (at >= deadline) throw stopped(`timed out (last problem: ${p.reason})`);
+        opts.progress.waiting?.(p.reason, at);
         await sleep(at - Date.now(), opts.signal);
       }
     });

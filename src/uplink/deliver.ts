@@ -6,8 +6,9 @@
  * Poison isolation rule (docs/ingest-protocol.md): a record rejected on its own (400/422/413 as a batch of
  * one) becomes a dead letter only when, during the same delivery, the endpoint accepted some other part of
  * the batch. If every record was rejected on its own, the endpoint is wrong, not the data: nothing is
- * dead-lettered (verdict `endpoint`). A batch of one that is rejected is therefore kept too: the next batch
- * pairs it with newer records and the bisection decides. Worst case cost: 2N-1 requests for N records.
+ * dead-lettered (verdict `endpoint`). A batch of one that is rejected is therefore kept too (verdict
+ * `endpoint` with `alone`): the uploader retries it soon, paired with newer records, and the bisection
+ * decides; only a delivery of two or more records all refused on their own blames the endpoint. Worst case cost: 2N-1 requests for N records.
  *
  * Records are sent depth-first in their original order, so one machine's records still arrive in order.
  */
@@ -23,7 +24,13 @@ export type PostFn<R extends OutgoingRecord = OutgoingRecord> = (
 export type DeliveryProblem =
   | { readonly kind: "retry"; readonly reason: string; readonly retryAfterMs: number | null }
   | { readonly kind: "config"; readonly status: number; readonly auth: boolean; readonly reason: string }
-  | { readonly kind: "endpoint"; readonly status: number; readonly reason: string }
+  | {
+    readonly kind: "endpoint";
+    readonly status: number;
+    readonly reason: string;
+    /** True when the delivery held a single record: no evidence either way (docs/ingest-protocol.md). */
+    readonly alone: boolean;
+  }
   | { readonly kind: "aborted" };
 
 /** The result of {@link deliver}: every input id is in exactly one of acked, deadLetters, unsent. */
@@ -109,8 +116,12 @@ export async function deliver<R extends OutgoingRecord>(
         problem = {
           kind: "endpoint",
           status: lastRejectStatus,
-          reason: `HTTP ${lastRejectStatus} for every record sent on its own (${rejectedAlone.length} ` +
-            `record${rejectedAlone.length === 1 ? "" : "s"}): the endpoint refuses the data, keeping it`,
+          alone: records.length === 1,
+          reason: records.length === 1
+            ? `HTTP ${lastRejectStatus} for a batch of one record: kept, to be sent again with newer ` +
+              "records (one record refused alone tells a bad record from a bad endpoint only beside others)"
+            : `HTTP ${lastRejectStatus} for every record sent on its own (${rejectedAlone.length} ` +
+              `record${rejectedAlone.length === 1 ? "" : "s"}): the endpoint refuses the data, keeping it`,
         };
       }
     }

@@ -38,6 +38,9 @@ Deno.test("every record rejected alone: the endpoint is wrong, nothing dead-lett
   assertEquals(out.problem?.kind, "endpoint");
   const one = await deliver(recs.slice(0, 1), cloud(new Set([recs[0].id]), []));
   assertEquals([one.deadLetters.length, one.unsent.length, one.problem?.kind], [0, 1, "endpoint"]);
+  // Only a delivery of several records can blame the endpoint; a batch of one is "no evidence" (alone).
+  assertEquals(out.problem?.kind === "endpoint" && out.problem.alone, false);
+  assertEquals(one.problem?.kind === "endpoint" && one.problem.alone, true);
 });
 
 Deno.test("413 splits; a retryable answer mid-bisection keeps what is not yet answered", async () => {

@@ -101,27 +101,31 @@ export class CaFileError extends Error {
   override name = "CaFileError";
 }
 
+/** Reads `uplink.ca_file`; throws {@link CaFileError} when it is unreadable or holds no PEM certificate. */
+export function readCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = Deno.readTextFileSync(file);
+  } catch (e) {
+    const why = e instanceof Deno.errors.NotFound
+      ? "not found"
+      : e instanceof Deno.errors.IsADirectory
+      ? "is a directory"
+      : "cannot be read";
+    throw new CaFileError(`uplink.ca_file ${file}: ${why}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new CaFileError(`uplink.ca_file ${file}: expected a PEM certificate (BEGIN CERTIFICATE)`);
+  }
+  return pem;
+}
+
 /** Builds the HTTP transport. Throws {@link CaFileError} when the CA file is unreadable or not PEM. */
 export function createTransport(opts: TransportOptions): Transport {
   const doFetch = opts.fetch ?? fetch;
   const clock = opts.clock ?? Date.now;
   let client: Deno.HttpClient | undefined;
-  if (opts.caFile) {
-    let pem: string;
-    try {
-      pem = Deno.readTextFileSync(opts.caFile);
-    } catch (e) {
-      throw new CaFileError(
-        `uplink.ca_file ${opts.caFile}: ${
-          e instanceof Deno.errors.NotFound ? "not found" : "cannot be read"
-        }`,
-      );
-    }
-    if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
-      throw new CaFileError(`uplink.ca_file ${opts.caFile}: expected a PEM certificate (BEGIN CERTIFICATE)`);
-    }
-    client = Deno.createHttpClient({ caCerts: [pem] });
-  }
+  if (opts.caFile) client = Deno.createHttpClient({ caCerts: [readCaFile(opts.caFile)] });
   const encode = (records: readonly OutgoingRecord[]) =>
     encodeBatch(opts.agentId, clock(), records, opts.gzip);
   const send = async ({ body, contentEncoding }: EncodedBody, signal?: AbortSignal): Promise<PostResult> => {

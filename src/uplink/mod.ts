@@ -126,9 +126,22 @@ export class Uploader {
     let transport: Transport | null = null;
     let nextAt = 0; // the backoff schedule (a drain request ignores it)
     let holdUntil = 0; // idle polls and local failures (honoured always)
+    let served: string | null = null; // the drain request taken up last
     try {
       while (!signal.aborted) {
-        const drain = this.#report.drainRequested();
+        const drainId = this.#report.drainRequested();
+        const drain = drainId !== null;
+        if (drainId !== served) {
+          served = drainId;
+          if (drain) {
+            // A new drain request: try now whatever the state (auth_error, config_error, backoff), with the
+            // api key, the CA file and the transport made afresh (a key file may have been fixed).
+            nextAt = holdUntil = this.#drainNotBefore = 0;
+            this.#settle();
+            transport?.close();
+            transport = null;
+          }
+        }
         const now = this.#clock();
         const due = Math.max(
           holdUntil,
@@ -143,6 +156,7 @@ export class Uploader {
         if (!transport) {
           transport = this.#makeTransport();
           if (!transport) {
+            if (drain) this.#report.drainProblem(this.#report.snapshot().last_error ?? "no transport");
             holdUntil = this.#clock() + this.#opts.uplink.maxBackoffMs;
             continue;
           }
@@ -193,7 +207,9 @@ export class Uploader {
         const step = await this.#step(transport, signal, true);
         if (step.emptied || step.problem) this.#settle();
         onBatch?.(this.#report.snapshot().sent_total);
-        if (step.problem && (step.problem.kind === "config" || step.problem.kind === "endpoint")) {
+        const p = step.problem;
+        const alone = p?.kind === "endpoint" && p.alone && this.#queue.stats().queued > 1;
+        if (p && (p.kind === "config" || (p.kind === "endpoint" && !alone))) {
           return { empty: false, problem: this.#report.snapshot().last_error };
         }
         if (step.emptied) return { empty: true, problem: null };
@@ -365,9 +381,12 @@ export class Uploader {
     }
     if (p.kind === "aborted") return now;
     let end: AttemptEnd;
-    if (p.kind === "retry") {
-      end = { kind: "retryable", retryAfterMs: p.retryAfterMs };
-      if (p.retryAfterMs !== null) {
+    // A lone record refused on its own proves nothing about the endpoint: retry soon, paired with newer
+    // records, so the bisection can tell a poison record (dead letter) from a refusing endpoint.
+    const retry = p.kind === "retry" || (p.kind === "endpoint" && p.alone);
+    if (retry) {
+      end = { kind: "retryable", retryAfterMs: p.kind === "retry" ? p.retryAfterMs : null };
+      if (p.kind === "retry" && p.retryAfterMs !== null) {
         this.#retryAfterUntil = now + Math.min(this.#opts.uplink.maxBackoffMs, p.retryAfterMs);
       }
       this.#drainNotBefore = now + DRAIN_RETRY_PAUSE_MS;
@@ -377,7 +396,7 @@ export class Uploader {
     }
     const at = this.#schedule.next(end, now, drain);
     const reason = this.#safe(p.reason);
-    if (p.kind === "retry") {
+    if (retry) {
       const msg = `upload failed (${reason}); ${o.unsent.length} record(s) kept, retry in ${at - now} ms`;
       if (this.#schedule.failures === 1) this.#log.warn(msg);
       else this.#log.debug(msg);
@@ -385,6 +404,7 @@ export class Uploader {
     } else {
       this.#report.configProblem(reason, p.kind === "config" && p.auth ? "auth_error" : "config_error");
       this.#report.set({ next_attempt_ts: at });
+      if (drain) this.#report.drainProblem(reason);
     }
     return at;
   }

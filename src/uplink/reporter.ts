@@ -42,6 +42,8 @@ export class UplinkReporter {
   #drainCheckAt = 0;
   #drainId: string | null = null;
   #drainDone = false;
+  #drainSentBase = 0;
+  #drainProblem: string | null = null;
 
   /**
    * @param dataDir where the status file is written and drain requests are looked for
@@ -93,7 +95,14 @@ export class UplinkReporter {
       ...s,
       pid: Deno.pid,
       updated_ts: now,
-      drain: this.#drainId ? { request_id: this.#drainId, done: this.#drainDone } : null,
+      drain: this.#drainId
+        ? {
+          request_id: this.#drainId,
+          done: this.#drainDone,
+          sent: s.sent_total - this.#drainSentBase,
+          problem: this.#drainProblem,
+        }
+        : null,
     });
   }
 
@@ -117,22 +126,31 @@ export class UplinkReporter {
     this.set({ state: "ok", last_error: null, next_attempt_ts: null });
   }
 
-  /** Whether a live drain request is present (the file is read at most every 250 ms). */
-  drainRequested(): boolean {
+  /** The id of the live drain request, or null (the file is read at most every 250 ms). */
+  drainRequested(): string | null {
     const now = this.clock();
-    if (now < this.#drainCheckAt) return this.#drainId !== null;
+    if (now < this.#drainCheckAt) return this.#drainId;
     this.#drainCheckAt = now + DRAIN_CHECK_MS;
     const req = readDrainRequest(this.dataDir, now);
     const id = req?.id ?? null;
     if (id !== this.#drainId) {
       this.#drainId = id;
       this.#drainDone = false;
+      this.#drainProblem = null;
+      this.#drainSentBase = this.#status.sent_total;
       if (req) {
         this.log.info(`drain requested (pid ${req.pid}): uploading now, ignoring the backoff schedule`);
       }
       this.set({}, true);
     }
-    return id !== null;
+    return id;
+  }
+
+  /** Reports a non-retryable problem met while serving the current drain request (drain stops on it). */
+  drainProblem(reason: string): void {
+    if (this.#drainId === null || this.#drainProblem === reason) return;
+    this.#drainProblem = reason;
+    this.set({}, true);
   }
 
   /** Reports the current drain request as done (the queue was emptied after it arrived). */

@@ -13,6 +13,13 @@ export interface DrainProgress {
   readonly request_id: string;
   /** True once every record queued before the request's last claim was answered. */
   readonly done: boolean;
+  /** Records acknowledged while serving this request (so `drain` need not catch the first write). */
+  readonly sent: number;
+  /**
+   * The non-retryable problem (refused key, bad url, every record refused) met by an attempt made for this
+   * request, or null: `drain` stops on it. A problem from before the request is not reported here.
+   */
+  readonly problem: string | null;
 }
 
 /** The uploader status as persisted for other processes. */

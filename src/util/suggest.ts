@@ -15,11 +15,17 @@ export function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
-/** Returns the candidate nearest to `word` when it is close enough to be a plausible typo, else undefined. */
+/**
+ * Returns the candidate nearest to `word` when it is close enough to be a plausible typo, else undefined.
+ * A word of 3+ characters that starts exactly one candidate (`warn` for `warning`) also counts.
+ */
 export function nearest(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
-  for (const c of candidates) {
+  const all = [...candidates];
+  const lower = word.toLowerCase();
+  const prefixed = lower.length >= 3 ? all.filter((c) => c.toLowerCase().startsWith(lower)) : [];
+  for (const c of all) {
     const d = editDistance(word.toLowerCase(), c.toLowerCase());
     if (d < bestDistance) {
       best = c;
@@ -27,7 +33,8 @@ export function nearest(word: string, candidates: Iterable<string>): string | un
     }
   }
   const limit = Math.max(2, Math.floor(word.length / 3));
-  return bestDistance <= limit ? best : undefined;
+  if (bestDistance <= limit) return best;
+  return prefixed.length === 1 ? prefixed[0] : undefined;
 }
 
 /** `; did you mean "x"?` or the empty string. */

@@ -4,19 +4,10 @@
  */
 import { join } from "node:path";
 import { type Ingest, startIngest } from "../../src/ingest/mod.ts";
-import { selfCommand } from "../../src/runtime.ts";
+import { type CliProcess, spawnCli } from "./cli.ts";
 
 /** A running `simco-agent run` subprocess. */
-export interface AgentProcess {
-  /** The child. */
-  readonly child: Deno.ChildProcess;
-  /** Its pid. */
-  readonly pid: number;
-  /** Everything it wrote to stderr so far. */
-  stderr(): string;
-  /** Resolves with the exit status. */
-  readonly status: Promise<Deno.CommandStatus>;
-}
+export type AgentProcess = CliProcess;
 
 /** A temporary plant: folder, ingest, config file. */
 export interface Plant {
@@ -61,25 +52,7 @@ export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptio
     config,
     env,
     startAgent() {
-      const { cmd, args } = selfCommand(["run", "--config", config]);
-      const child = new Deno.Command(cmd, {
-        args,
-        cwd: dir,
-        env: { ...env, INIT_CWD: dir },
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      let text = "";
-      const reading = (async () => {
-        const dec = new TextDecoder();
-        for await (const chunk of child.stderr) text += dec.decode(chunk, { stream: true });
-      })();
-      const status = child.status.then(async (s) => {
-        await reading;
-        return s;
-      });
-      const agent = { child, pid: child.pid, stderr: () => text, status };
+      const agent = spawnCli(["run", "--config", config], { cwd: dir, env });
       agents.push(agent);
       return agent;
     },

@@ -38,3 +38,41 @@ export async function runCli(
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/** A long-running CLI subprocess (e.g. `run`) whose stderr is collected. */
+export interface CliProcess {
+  /** The child. */
+  readonly child: Deno.ChildProcess;
+  /** Its pid. */
+  readonly pid: number;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit status once stderr is read to the end. */
+  readonly status: Promise<Deno.CommandStatus>;
+}
+
+/** Starts `simco-agent <args>` in `cwd` without waiting for it (stdin and stdout closed). */
+export function spawnCli(
+  args: readonly string[],
+  opts: { cwd: string; env?: Record<string, string> },
+): CliProcess {
+  const { cmd, args: argv } = selfCommand(args);
+  const child = new Deno.Command(cmd, {
+    args: argv,
+    cwd: opts.cwd,
+    env: { NO_COLOR: "1", INIT_CWD: opts.cwd, ...opts.env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const reading = (async () => {
+    const dec = new TextDecoder();
+    for await (const chunk of child.stderr) text += dec.decode(chunk, { stream: true });
+  })();
+  const status = child.status.then(async (s) => {
+    await reading;
+    return s;
+  });
+  return { child, pid: child.pid, stderr: () => text, status };
+}

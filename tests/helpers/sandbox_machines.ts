@@ -24,6 +24,7 @@ export function machine(id: string, over: Partial<MachineConfig> = {}): MachineC
     maxBackoffMs: 60_000,
     breakerThreshold: 5,
     breakerCooldownMs: 60_000,
+    availabilityAfter: 3,
     maxMemoryMb: 256,
     options: { seed: 1, behaviour: "healthy" },
     ...over,

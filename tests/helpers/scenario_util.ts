@@ -70,3 +70,14 @@ export function ingestRows(plant: Plant): Omit<IdentifiedRecord, "metrics">[] {
     db.close();
   }
 }
+
+/** The metrics of every record of `machineId` the ingest in `dir` stored, in ts order. */
+export function ingestMetrics(dir: string, machineId: string): Record<string, unknown>[] {
+  const db = new DatabaseSync(join(dir, "ingest.db"), { readOnly: true });
+  try {
+    const rows = db.prepare("SELECT metrics FROM records WHERE machine_id = ? ORDER BY ts").all(machineId);
+    return rows.map((r) => JSON.parse(String((r as { metrics: string }).metrics)));
+  } finally {
+    db.close();
+  }
+}

@@ -1,6 +1,8 @@
 /** `simco-agent check --config FILE`: validates the configuration completely and prints a summary. */
 import { formatDuration } from "../../config/duration.ts";
-import type { Config } from "../../config/types.ts";
+import { ConfigError } from "../../config/load.ts";
+import { type Config, formatProblem } from "../../config/types.ts";
+import { uplinkFindings } from "../../uplink/preflight.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT } from "../command.ts";
 
 /** The summary printed by `check` for a valid configuration. */
@@ -31,11 +33,24 @@ export const checkCommand: Command = {
   summary: "validate machines.toml (every key and each driver's options) and print a summary",
   details:
     "Prints every problem found, one per line (file:line: key: what was expected, what was found), and exits 2;\n" +
-    "exits 0 with a summary when the file is valid. Touches neither the data dir nor the network.",
+    "exits 0 with a summary when the file is valid (warnings, e.g. a world-readable key file, on stderr).\n" +
+    "Also checks what run needs: an api key it can read, a usable ca_file. Touches neither the data dir nor\n" +
+    "the network.",
   flags: [CONFIG_FLAG],
   positionals: [],
   async run(args) {
     const config = await configFrom(args);
+    // What `run` would refuse or warn about beyond the file itself (api key, ca_file), without connecting.
+    const findings = uplinkFindings(config.uplink);
+    const problem = (f: (typeof findings)[number]) => ({ file: config.file, key: f.key, message: f.message });
+    const errors = findings.filter((f) => f.level === "error" && !f.fromEnvironment);
+    if (errors.length) throw new ConfigError(errors.map(problem));
+    for (const f of findings) {
+      const note = f.fromEnvironment
+        ? " (not set in this shell: run refuses to start unless it is set there)"
+        : "";
+      console.error(`warning: ${formatProblem(problem(f))}${note}`);
+    }
     console.log(summarize(config));
     return EXIT.OK;
   },

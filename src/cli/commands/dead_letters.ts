@@ -9,7 +9,6 @@ import { join } from "node:path";
 import {
   acquireDataDirLock,
   BUFFER_FILE,
-  DataDirLockedError,
   type DeadLetter,
   readDeadLetters,
   TelemetryBuffer,
@@ -34,13 +33,7 @@ function formatList(rows: readonly DeadLetter[]): string {
 /** Opens the buffer under the data-dir lock, runs `fn`, closes and releases. */
 async function withLockedBuffer<T>(config: Config, fn: (b: TelemetryBuffer) => T): Promise<T> {
   const dataDir = config.agent.dataDir;
-  let lock;
-  try {
-    lock = acquireDataDirLock(dataDir);
-  } catch (e) {
-    if (e instanceof DataDirLockedError) throw new UsageError(`${e.message} (stop it first)`);
-    throw e;
-  }
+  const lock = acquireDataDirLock(dataDir); // DataDirLockedError: exit 3 (cli/mod.ts)
   try {
     const buffer = TelemetryBuffer.open(dataDir, {
       maxRecords: config.buffer.maxRecords,

@@ -8,6 +8,7 @@ import {
   configFrom,
   durationFlag,
   EXIT,
+  RejectedRecords,
   RuntimeFailure,
   UsageError,
 } from "../command.ts";
@@ -19,8 +20,8 @@ export const drainCommand: Command = {
   details: [
     "Works whether or not 'run' is active on the same data dir: without it, drain uploads itself; with it,",
     "drain asks the running agent to upload now and shows the progress. Retry-After answers are still",
-    "honoured. Exit 0 when the buffer is empty; 1 with the number of records left on timeout or when the",
-    "cloud refuses the key, the url or the data.",
+    "honoured. Exit 0 when the buffer is empty; 4 when it is empty but some records became dead letters;",
+    "1 with the number of records left on timeout or when the cloud refuses the key, the url or the data.",
   ].join("\n"),
   flags: [CONFIG_FLAG, {
     name: "timeout",
@@ -54,11 +55,16 @@ export const drainCommand: Command = {
         },
       });
       progress.done();
+      const dead = report.deadLettered > 0
+        ? `; ${report.deadLettered} record(s) rejected by the cloud moved to dead letters ` +
+          `(simco-agent dead-letters list --config ${args.flags.config})`
+        : "";
       if (report.empty) {
-        console.log(`drain: done, ${report.sent} record(s) sent, buffer empty`);
+        console.log(`drain: done, ${report.sent} record(s) sent, buffer empty${dead}`);
+        if (dead) throw new RejectedRecords(`${report.deadLettered} record(s) became dead letters`);
         return EXIT.OK;
       }
-      throw new RuntimeFailure(`stopped with ${report.left} record(s) left: ${report.problem}`);
+      throw new RuntimeFailure(`stopped with ${report.left} record(s) left: ${report.problem}${dead}`);
     } catch (e) {
       progress.done();
       if (e instanceof DrainConfigError) throw new UsageError(e.message);

@@ -1,6 +1,5 @@
 /** `simco-agent export`: write the queued records to a file for offline transfer (see src/offline/mod.ts). */
 import { resolve } from "node:path";
-import { DataDirLockedError } from "../../buffer/mod.ts";
 import { ExportFileError } from "../../offline/export_file.ts";
 import { exportQueued, OfflineUsageError } from "../../offline/mod.ts";
 import { userCwd } from "../../runtime.ts";
@@ -42,9 +41,6 @@ export const exportCommand: Command = {
       return EXIT.OK;
     } catch (e) {
       if (e instanceof OfflineUsageError) throw new UsageError(e.message);
-      if (e instanceof DataDirLockedError) {
-        throw new RuntimeFailure(`${e.message}; stop it first (export needs the buffer to itself)`);
-      }
       if (e instanceof ExportFileError) throw new RuntimeFailure(e.message);
       throw e;
     }

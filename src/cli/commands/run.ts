@@ -3,21 +3,24 @@
  * stopped. SIGINT/SIGTERM (Ctrl-C, and Ctrl-Break on Windows) stop gracefully and exit 0; a second signal
  * forces the exit (committed records are safe in buffer.db; workers are killed either way).
  */
-import { DataDirLockedError } from "../../buffer/mod.ts";
 import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
 import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
-import { resolveApiKey } from "../../uplink/mod.ts";
-import { type Command, CONFIG_FLAG, configFrom, EXIT, UsageError } from "../command.ts";
+import { type UplinkFinding, uplinkFindings } from "../../uplink/preflight.ts";
+import { type Command, CONFIG_FLAG, configFrom, EXIT } from "../command.ts";
 
 /** Signals that stop the agent on this OS. */
 export function stopSignals(): Deno.Signal[] {
   return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
 }
 
-/** Checks what `run` and `drain` need beyond a valid file: an uplink url and a readable api key. */
-export function requireUplink(config: Config, command: string): void {
+/**
+ * Checks what `run` needs beyond a valid file: an uplink url, an api key it can read, a usable ca_file
+ * (src/uplink/preflight.ts, the same checks `check` prints). Throws a ConfigError listing every error;
+ * returns the warnings (e.g. a world-readable key file) for the log.
+ */
+export function requireUplink(config: Config, command: string): UplinkFinding[] {
   if (!config.uplink.url) {
     throw new ConfigError([{
       file: config.file,
@@ -25,11 +28,12 @@ export function requireUplink(config: Config, command: string): void {
       message: `required by '${command}' (expected an http:// or https:// URL in [uplink])`,
     }]);
   }
-  try {
-    resolveApiKey(config.uplink);
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+  const findings = uplinkFindings(config.uplink);
+  const errors = findings.filter((f) => f.level === "error");
+  if (errors.length) {
+    throw new ConfigError(errors.map((f) => ({ file: config.file, key: f.key, message: f.message })));
   }
+  return findings;
 }
 
 /** Resolves on the first stop signal; calls `onSecond` on the next one. Returns a function removing the listeners. */
@@ -55,15 +59,15 @@ export const runCommand: Command = {
   positionals: [],
   async run(args) {
     const config = await configFrom(args);
-    requireUplink(config, "run");
+    const warnings = requireUplink(config, "run");
     await setupLogging({ level: config.agent.logLevel, dataDir: config.agent.dataDir });
     const log = getLog("engine");
+    for (const w of warnings) log.warn(`${w.key}: ${w.message}`);
     const agent = new Agent(config);
     try {
       await agent.start();
     } catch (e) {
       await shutdownLogging();
-      if (e instanceof DataDirLockedError) throw new UsageError(e.message);
       throw e;
     }
     let forced = false;
@@ -74,12 +78,12 @@ export const runCommand: Command = {
     }, () => {
       forced = true;
       log.warn("second signal: forcing exit");
-      void agent.forceStop().finally(() => Deno.exit(130));
+      void agent.forceStop().finally(() => Deno.exit(EXIT.FORCED));
     });
     await stopRequested.promise;
     await agent.stop();
     remove();
     await shutdownLogging();
-    return forced ? 130 : EXIT.OK;
+    return forced ? EXIT.FORCED : EXIT.OK;
   },
 };

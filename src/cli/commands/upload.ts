@@ -10,6 +10,7 @@ import {
   configFrom,
   durationFlag,
   EXIT,
+  RejectedRecords,
   RuntimeFailure,
   UsageError,
 } from "../command.ts";
@@ -21,7 +22,7 @@ export const uploadCommand: Command = {
   details: [
     "Verifies the whole file first (a truncated or altered file is refused), then sends its records with",
     "their original ids: uploading a file twice, or also draining the same records from the agent, creates",
-    "no duplicates. Records the cloud rejects are written to FILE.rejected.ndjson (exit 1).",
+    "no duplicates. Records the cloud rejects are written to FILE.rejected.ndjson (exit 4).",
   ].join("\n"),
   flags: [CONFIG_FLAG, {
     name: "timeout",
@@ -42,7 +43,7 @@ export const uploadCommand: Command = {
       const r = await uploadExport(config, file, { timeoutMs, progress, signal: ac.signal });
       progress.done();
       if (r.rejected) {
-        throw new RuntimeFailure(
+        throw new RejectedRecords(
           `${r.rejected} record(s) rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
         );
       }
