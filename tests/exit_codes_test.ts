@@ -66,7 +66,7 @@ Deno.test("exit codes: one table for every command (README.md)", async () => {
       let holder: Deno.ChildProcess | null = null;
       if (row.when === "locked") {
         holder = new Deno.Command(Deno.execPath(), {
-          args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), "hold", data),
+          args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
           stdout: "piped",
         }).spawn();
         const reader = holder.stdout.getReader();
