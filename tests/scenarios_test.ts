@@ -59,14 +59,15 @@ Deno.test("scenario: kill -9 at 12 random moments and restarts: every record pri
   try {
     for (let i = 0; i < 12; i++) {
       const agent = plant.startAgent();
-      const startedAt = Date.now();
-      const delay = 300 + Math.floor(random() * 1200);
-      await new Promise((r) => setTimeout(r, startedAt + delay - Date.now()));
-      const workers = childPids(agent.pid);
-      // The /proc scan below must see them too, or its "none left" would prove nothing.
+      // The kill lands at a random moment once the agent has started its workers (on a loaded machine start-up
+      // alone can take longer than the shortest delay): the /proc scan below must see them too, or its "none
+      // left" would prove nothing.
       if (linux) {
-        assert(workersOf(tag).length > 0, `run ${i}: the worker scan found no worker before the kill`);
+        await waitFor(`run ${i}: a worker of this plant`, 15_000, () => workersOf(tag).length > 0);
       }
+      const delay = Math.floor(random() * 1200);
+      await new Promise((r) => setTimeout(r, delay));
+      const workers = childPids(agent.pid);
       Deno.kill(agent.pid, "SIGKILL");
       kills.push(Date.now());
       const status = await agent.status;
