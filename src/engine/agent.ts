@@ -10,8 +10,10 @@
  *   fails (disk full) the buffer keeps readings in memory up to its bound, and `hasRoom()` pauses polling
  *   past that. Awaiting each commit would stall every machine for the whole episode. The outcome of each
  *   enqueue (counters, the debug line once committed) is handled when it settles; stop() waits for them.
- * - The uploader runs its own loop on the same buffer.
- * - `status.json` is rewritten every second for `simco-agent status`.
+ * - The uploader runs its own loop on the same buffer. Without `[uplink]` (an air-gapped site) there is none:
+ *   the agent collects and buffers only, and records leave through `export`.
+ * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent serves an
+ *   `export --remove` request (src/offline/remove_request.ts): only this process writes the buffer.
  * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
  *   batch to queued, write the final status, close the buffer (flushing pending commits), release the lock.
  */
@@ -25,6 +27,7 @@ import {
   TelemetryBuffer,
 } from "../buffer/mod.ts";
 import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
+import { serveRemoveRequest } from "../offline/remove_request.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
@@ -84,6 +87,7 @@ export class Agent {
   #refusing = false;
   #statusFailing = false;
   #enqueues = new Set<Promise<void>>();
+  #removal: Promise<void> | null = null;
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
@@ -144,9 +148,16 @@ export class Agent {
         random: this.#random,
       });
       this.#uploadLoop = this.#uploader.runLoop(this.#uploadAbort.signal);
+    } else {
+      this.#log.info(
+        "no [uplink] configured: collecting and buffering only (offline; use 'simco-agent export' to carry records out)",
+      );
     }
     await this.#writeStatus();
-    this.#statusTimer = setInterval(() => void this.#writeStatus(), 1000);
+    this.#statusTimer = setInterval(() => {
+      void this.#writeStatus();
+      this.#serveRemoval();
+    }, 1000);
   }
 
   /** The config this agent runs. */
@@ -170,13 +181,21 @@ export class Agent {
       started_at: this.#startedAt,
       updated_at: Date.now(),
       uplink: {
-        state: up?.state ?? "idle",
+        state: up?.state ?? (this.#config.uplink.url ? "idle" : "none"),
         last_success_ts: up?.last_success_ts ?? null,
-        last_error: up?.last_error ?? (this.#config.uplink.url ? null : "no uplink.url configured"),
+        last_error: up?.last_error ?? null,
         sent_total: this.#sentBefore + (up?.sent_total ?? 0),
       },
       machines: this.machines(),
     };
+  }
+
+  /** Starts serving an `export --remove` request, one at a time. */
+  #serveRemoval(): void {
+    const buffer = this.#buffer;
+    if (this.#removal || !buffer || this.#stopped) return;
+    this.#removal = serveRemoveRequest(this.#config.agent.dataDir, buffer, this.#log)
+      .finally(() => this.#removal = null);
   }
 
   async #writeStatus(): Promise<void> {
@@ -338,6 +357,7 @@ export class Agent {
     this.#uploadAbort.abort();
     await this.#uploadLoop;
     clearInterval(this.#statusTimer);
+    await this.#removal;
     await this.#writeStatus();
     await this.#buffer?.close();
     await Promise.all(this.#enqueues);
