@@ -6,11 +6,13 @@
 import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { selfCommand } from "../src/runtime.ts";
-import { encodeBatchJson } from "../src/uplink/protocol.ts";
+import { encodeBatchJson } from "../src/wire/protocol.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
-import { makePlant, waitFor } from "./helpers/agent.ts";
+import { makePlant } from "./helpers/agent.ts";
 import { runCli } from "./helpers/cli.ts";
-import { makeRecords, tempDir } from "./helpers/uplink_records.ts";
+import { makeRecords } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 /** A running `simco-agent ingest` whose stdout is collected. */
 function spawnIngest(args: string[], env: Record<string, string>) {

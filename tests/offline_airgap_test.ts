@@ -10,15 +10,16 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { readBufferStats, readSnapshot } from "../src/buffer/mod.ts";
 import { startIngest } from "../src/ingest/mod.ts";
-import { readExport } from "../src/uplink/export_file.ts";
+import { readExport } from "../src/offline/export_file.ts";
 import { REMOVE_ANSWER_FILE, REMOVE_REQUEST_FILE } from "../src/offline/remove_request.ts";
 import { selfCommand } from "../src/runtime.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type AgentProcess, makePlant, type Plant, waitFor } from "./helpers/agent.ts";
+import { type AgentProcess, makePlant, type Plant } from "./helpers/agent.ts";
 import { runCli } from "./helpers/cli.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 import { openBuffer, seed } from "./helpers/uplink_env.ts";
-import { tempDir } from "./helpers/uplink_records.ts";
+import { tempDir } from "./helpers/temp_dir.ts";
+import { waitFor } from "./helpers/wait.ts";
 
 const MACHINES = [1, 2].map((i) =>
   `[[machines]]\nid = "sim-${i}"\ndriver = "simulator"\ninterval = "100ms"\noptions = { seed = ${i} }\n`
@@ -377,7 +378,7 @@ Deno.test("export --remove beside a lock holder that never answers: exit 1 after
   const cfg = join(dir.path, "p.toml");
   Deno.writeTextFileSync(cfg, `[agent]\nid = "k"\ndata_dir = "data"\n${MACHINES}`);
   const holder = new Deno.Command(Deno.execPath(), {
-    args: denoScriptArgs(new URL("./helpers/buffer_lock_holder.ts", import.meta.url), "hold", data),
+    args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
     stdout: "piped",
     stderr: "inherit",
   }).spawn();

@@ -531,7 +531,7 @@ export class TelemetryBuffer {
    */
   removeQueued(keys: readonly { ts: number; id: string }[]): number {
     if (this.#closed) throw new BufferClosedError("buffer is closed");
-    const n = this.#s().removeQueued(keys);
+    const n = this.#openStore().removeQueued(keys);
     this.#queued -= n;
     this.#deletedSinceVacuum += n;
     this.#maybeVacuum();

@@ -6,7 +6,7 @@
  */
 import { parse as parseToml, TomlError } from "smol-toml";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { locateKeys } from "./lines.ts";
+import { locateKeys } from "./key_lines.ts";
 import { parseConfig, readUplink } from "./parse.ts";
 import { isTable, Reader, type Table } from "./reader.ts";
 import type { ConfigProblem, UplinkSection } from "./types.ts";

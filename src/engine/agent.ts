@@ -12,8 +12,9 @@
  *   enqueue (counters, the debug line once committed) is handled when it settles; stop() waits for them.
  * - The uploader runs its own loop on the same buffer. Without `[uplink]` (an air-gapped site) there is none:
  *   the agent collects and buffers only, and records leave through `export`.
- * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent serves an
- *   `export --remove` request (src/offline/remove_request.ts): only this process writes the buffer.
+ * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent runs
+ *   `serveRequests` (one at a time): `run` passes the server of `export --remove` requests
+ *   (src/offline/remove_request.ts), since only this process may write the buffer.
  * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
  *   batch to queued, write the final status, close the buffer (flushing pending commits), release the lock.
  */
@@ -27,7 +28,6 @@ import {
   TelemetryBuffer,
 } from "../buffer/mod.ts";
 import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
-import { serveRemoveRequest } from "../offline/remove_request.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
@@ -56,6 +56,11 @@ export interface AgentOptions {
   random?: () => number;
   /** Logger (default `simco.engine`). */
   log?: Log;
+  /**
+   * Called every second with the open buffer, never twice at once, and awaited before the buffer closes:
+   * requests from other processes that must write the buffer (`export --remove`).
+   */
+  serveRequests?: (buffer: TelemetryBuffer) => Promise<void>;
 }
 
 /** One running agent on one data dir. */
@@ -87,12 +92,14 @@ export class Agent {
   #refusing = false;
   #statusFailing = false;
   #enqueues = new Set<Promise<void>>();
-  #removal: Promise<void> | null = null;
+  #serveRequests: ((buffer: TelemetryBuffer) => Promise<void>) | null;
+  #serving: Promise<void> | null = null;
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
     this.#log = opts.log ?? getLog("engine");
     this.#random = opts.random ?? Math.random;
+    this.#serveRequests = opts.serveRequests ?? null;
   }
 
   /** The buffer (after start). */
@@ -156,7 +163,7 @@ export class Agent {
     await this.#writeStatus();
     this.#statusTimer = setInterval(() => {
       void this.#writeStatus();
-      this.#serveRemoval();
+      this.#serve();
     }, 1000);
   }
 
@@ -190,12 +197,15 @@ export class Agent {
     };
   }
 
-  /** Starts serving an `export --remove` request, one at a time. */
-  #serveRemoval(): void {
+  /** Runs `serveRequests` once, unless it is still running. */
+  #serve(): void {
     const buffer = this.#buffer;
-    if (this.#removal || !buffer || this.#stopped) return;
-    this.#removal = serveRemoveRequest(this.#config.agent.dataDir, buffer, this.#log)
-      .finally(() => this.#removal = null);
+    if (this.#serving || !buffer || this.#stopped || !this.#serveRequests) return;
+    this.#serving = this.#serveRequests(buffer)
+      .catch((e) =>
+        this.#log.error(`serving a request failed: ${e instanceof Error ? e.message : String(e)}`)
+      )
+      .finally(() => this.#serving = null);
   }
 
   async #writeStatus(): Promise<void> {
@@ -357,7 +367,7 @@ export class Agent {
     this.#uploadAbort.abort();
     await this.#uploadLoop;
     clearInterval(this.#statusTimer);
-    await this.#removal;
+    await this.#serving;
     await this.#writeStatus();
     await this.#buffer?.close();
     await Promise.all(this.#enqueues);

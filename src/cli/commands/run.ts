@@ -6,6 +6,7 @@
 import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
+import { serveRemoveRequest } from "../../offline/remove_request.ts";
 import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
 import { type UplinkFinding, uplinkFindings } from "../../uplink/preflight.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT } from "../command.ts";
@@ -58,7 +59,9 @@ export const runCommand: Command = {
     await setupLogging({ level: config.agent.logLevel, dataDir: config.agent.dataDir });
     const log = getLog("engine");
     for (const w of warnings) log.warn(`${w.key}: ${w.message}`);
-    const agent = new Agent(config);
+    const agent = new Agent(config, {
+      serveRequests: (buffer) => serveRemoveRequest(config.agent.dataDir, buffer, log),
+    });
     try {
       await agent.start();
     } catch (e) {
