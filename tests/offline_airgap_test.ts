@@ -348,7 +348,7 @@ Deno.test("upload on a PC with a config holding only [uplink], or none; flags ov
     assertEquals(override.code, 1, "the flag replaces the file's key");
     assertStringIncludes(override.stderr, "HTTP 401");
     const cases: [string[], string][] = [
-      [[], "missing --url URL (or --config FILE with an [uplink] url)"],
+      [[], "missing --url URL (or --config FILE with an [uplink] url;"],
       [["--url", "ftp://x"], 'command line: --url: expected an http:// or https:// URL, got "ftp://x"'],
       [["--url", ingest.url, "--api-key-env", "NOT_SET_ANYWHERE"], "environment variable NOT_SET_ANYWHERE"],
     ];

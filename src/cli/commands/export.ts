@@ -61,7 +61,7 @@ export const exportCommand: Command = {
       });
       if (r.header === null) {
         console.error(
-          `export: nothing to export from ${config.agent.dataDir} (${
+          `simco-agent export: nothing to export from ${config.agent.dataDir} (${
             args.flags["since-last"] ? "no record since the last export" : "the buffer is empty"
           }); no file written`,
         );
