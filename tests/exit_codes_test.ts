@@ -2,7 +2,7 @@
  * One exit code per cause, for every command (issue 13, bug 9): the table in README.md ("Exit codes"),
  * checked row by row through the real CLI. A data dir held by another process is 3 for every command that
  * needs the buffer to itself; usage and configuration mistakes are 2; runtime failures 1; "done, but the
- * cloud rejected records" 4. (`run` forced by a second signal, 130, is tested in run_e2e_test.ts.)
+ * cloud rejected records" 4; "nothing to export" 5. (`run` forced by a second signal, 130, is tested in run_e2e_test.ts.)
  */
 import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
@@ -15,7 +15,7 @@ import { tempDir } from "./helpers/temp_dir.ts";
 /** One row: a command line, the state it runs in, and the code it must exit with. */
 interface Row {
   readonly args: readonly string[];
-  readonly code: 0 | 1 | 2 | 3 | 4;
+  readonly code: 0 | 1 | 2 | 3 | 4 | 5;
   /** `locked`: another process holds the data dir; `down`: the ingest answers 503; `reject`: it refuses a record. */
   readonly when?: "locked" | "down" | "reject";
 }
@@ -37,8 +37,11 @@ const ROWS: readonly Row[] = [
   { args: ["poll", "sim-9", ...C], code: 2 },
   { args: ["export", ...C, "--out", "out.simco"], code: 0 },
   { args: ["export", ...C, "--out", "no-such-folder/out.simco"], code: 2 },
+  { args: ["export", ...C, "--out", "beside-run.simco"], code: 0, when: "locked" },
+  { args: ["export", "--config", "empty.toml", "--out", "empty.simco"], code: 5 },
   { args: ["upload", "corrupt.simco", ...C], code: 1 },
   { args: ["upload", ...C], code: 2 },
+  { args: ["ingest", "--listen", "nowhere", "--db", "ingest-cli.db"], code: 2 },
   { args: ["dead-letters", "list", ...C], code: 0 },
   { args: ["dead-letters", "requeue", ...C], code: 3, when: "locked" },
   { args: ["dead-letters", "purge", ...C], code: 2 },
@@ -58,6 +61,13 @@ Deno.test("exit codes: one table for every command (README.md)", async () => {
         '\n[[machines]]\nid = "bad-1"\ndriver = "simulator"\noptions = { behaviour = "flaky", fail_rate = 1.0 }\n',
     );
     Deno.writeTextFileSync(join(dir.path, "corrupt.simco"), "not an export file\n");
+    Deno.writeTextFileSync( // a data dir with nothing in it: export has nothing to export
+      join(dir.path, "empty.toml"),
+      Deno.readTextFileSync(join(dir.path, "machines.toml")).replace(
+        'data_dir = "data"',
+        'data_dir = "empty-data"',
+      ),
+    );
     const data = join(dir.path, "data");
     for (const row of ROWS) {
       const buffer = openBuffer(data);

@@ -524,6 +524,20 @@ export class TelemetryBuffer {
     return moved;
   }
 
+  /**
+   * Deletes the queued records with these keys (their ts and id), for `export --remove` once the export file
+   * is verified; records in flight stay with the uploader. Returns how many were deleted. Throws SQLite's
+   * error while storage fails (nothing deleted then).
+   */
+  removeQueued(keys: readonly { ts: number; id: string }[]): number {
+    if (this.#closed) throw new BufferClosedError("buffer is closed");
+    const n = this.#openStore().removeQueued(keys);
+    this.#queued -= n;
+    this.#deletedSinceVacuum += n;
+    this.#maybeVacuum();
+    return n;
+  }
+
   /** Deletes every dead letter for good. Returns how many. */
   purgeDeadLetters(): number {
     const n = this.#openStore().purgeDeadLetters();

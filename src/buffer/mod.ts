@@ -4,7 +4,8 @@
  * - {@link TelemetryBuffer}: open, enqueue (group-committed), claim (or claimRaw) / ack / nack / deadLetter,
  *   stats.
  * - {@link acquireDataDirLock} / {@link lockHolder}: one agent per data directory.
- * - {@link readBufferStats} / {@link readDeadLetters}: read-only views, safe while another process runs.
+ * - {@link readBufferStats} / {@link readDeadLetters} / {@link readSnapshot}: read-only views, safe while
+ *   another process runs.
  */
 export { TelemetryBuffer } from "./buffer.ts";
 export {
@@ -24,5 +25,11 @@ export {
   DataDirLockedError,
 } from "./errors.ts";
 export { acquireDataDirLock, type DataDirLock, lockHolder } from "./lock.ts";
-export { readBufferStats, readDeadLetters } from "./read_only.ts";
+export {
+  readBufferStats,
+  readDeadLetters,
+  readSnapshot,
+  type SnapshotMark,
+  type SnapshotResult,
+} from "./read_only.ts";
 export { SCHEMA_VERSION } from "./schema.ts";

@@ -1,13 +1,13 @@
 /**
- * Read-only views of a buffer, for `status` and `dead-letters list`: safe while another process runs the
- * agent on the same data directory (WAL readers never block the writer, and these never write).
+ * Read-only views of a buffer, for `status`, `dead-letters list` and `export`: safe while another process
+ * runs the agent on the same data directory (WAL readers never block the writer, and these never write).
  */
 import { DatabaseSync } from "node:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { listDeadLettersIn } from "./store.ts";
 import { fileBytes } from "./file_size.ts";
-import { BUFFER_FILE, type BufferStats, type DeadLetter } from "./types.ts";
+import { BUFFER_FILE, type BufferStats, type DeadLetter, type RawClaimedRecord } from "./types.ts";
 import { refuseNewer } from "./schema.ts";
 
 function openReadOnly(dataDir: string): DatabaseSync | null {
@@ -79,6 +79,82 @@ export function readDeadLetters(dataDir: string, limit = Number.MAX_SAFE_INTEGER
   try {
     const hasDead = db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'dead_letter'").get() !== undefined;
     return hasDead ? listDeadLettersIn(db, limit) : [];
+  } finally {
+    db.close();
+  }
+}
+
+/** The newest row of a snapshot: where the next `export --since-last` starts (see {@link readSnapshot}). */
+export interface SnapshotMark {
+  /** Its seq (enqueue order). */
+  readonly seq: number;
+  /** Its record id: tells whether the row at `seq` is still the same record. */
+  readonly id: string;
+  /** Epoch ms taken just before the snapshot began. */
+  readonly ts: number;
+}
+
+/** What {@link readSnapshot} read. */
+export interface SnapshotResult {
+  /** Records handed to `onChunk`. */
+  readonly count: number;
+  /** The newest row of the whole snapshot (exported now or earlier), or null for an empty table. */
+  readonly mark: SnapshotMark | null;
+}
+
+const SNAPSHOT_CHUNK = 10_000;
+
+/**
+ * Reads the records of `<dataDir>/buffer.db` (queued and in flight, in enqueue order) in ONE read
+ * transaction, so every chunk comes from the same consistent snapshot while another process keeps writing.
+ * Dead letters are not included.
+ *
+ * `since` (the mark of an earlier snapshot) limits it to rows that snapshot did not contain. A rowid is
+ * max + 1, so while the mark's row is still there (same seq, same id) every newer row has a larger seq.
+ * Once that row is gone (uploaded, removed, dropped) a new row may reuse a smaller seq; then rows enqueued
+ * at or after the mark's time count as new too (a few may be exported twice, which the cloud deduplicates;
+ * a clock set back past the mark's time could hide one: docs/offline-transfer.md).
+ */
+export function readSnapshot(
+  dataDir: string,
+  since: SnapshotMark | null,
+  onChunk: (records: RawClaimedRecord[]) => void,
+): SnapshotResult {
+  const ts = Date.now();
+  const db = openReadOnly(dataDir);
+  if (!db) return { count: 0, mark: null };
+  try {
+    db.exec("BEGIN");
+    const newest = db.prepare("SELECT seq, id FROM telemetry_buffer ORDER BY seq DESC LIMIT 1").get() as
+      | { seq: number; id: string }
+      | undefined;
+    let fromSeq = -1;
+    let newerThan = Number.MAX_SAFE_INTEGER;
+    if (since) {
+      fromSeq = since.seq;
+      const row = db.prepare("SELECT id FROM telemetry_buffer WHERE seq = ?").get(since.seq) as
+        | { id: string }
+        | undefined;
+      if (row?.id !== since.id) newerThan = since.ts;
+    }
+    const page = db.prepare(
+      "SELECT seq, id, machine_id, ts, metrics AS metricsJson, attempts FROM telemetry_buffer " +
+        "WHERE seq > ? AND (seq > ? OR enqueued_at >= ?) ORDER BY seq LIMIT ?",
+    );
+    let count = 0;
+    let cursor = -1;
+    while (true) {
+      const rows = page.all(cursor, fromSeq, newerThan, SNAPSHOT_CHUNK) as unknown as (RawClaimedRecord & {
+        seq: number;
+      })[];
+      if (!rows.length) break;
+      cursor = Number(rows[rows.length - 1].seq);
+      count += rows.length;
+      onChunk(rows.map((r) => ({ ...r, ts: Number(r.ts), attempts: Number(r.attempts) })));
+      if (rows.length < SNAPSHOT_CHUNK) break;
+    }
+    db.exec("COMMIT");
+    return { count, mark: newest ? { seq: Number(newest.seq), id: newest.id, ts } : null };
   } finally {
     db.close();
   }

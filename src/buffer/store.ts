@@ -76,6 +76,7 @@ const STATEMENTS = {
   requeue: "INSERT OR IGNORE INTO telemetry_buffer(id, machine_id, ts, metrics, enqueued_at) " +
     "SELECT id, machine_id, ts, metrics, ? FROM dead_letter ORDER BY seq",
   purge: "DELETE FROM dead_letter",
+  removeQueued: "DELETE FROM telemetry_buffer WHERE ts = ? AND id = ? AND state = 'queued'",
 } as const;
 
 /** An open buffer.db. */
@@ -271,6 +272,18 @@ export class Store {
       const queued = Number(this.#st.requeue.run(now).changes);
       return [Number(this.#st.purge.run().changes), queued];
     }, true);
+  }
+
+  /**
+   * Deletes the queued rows with these keys (an export handed to the uploader by hand: `export --remove`),
+   * in one transaction; in-flight rows are left to the uploader that claimed them. Returns how many went.
+   */
+  removeQueued(keys: readonly { ts: number; id: string }[]): number {
+    return this.#tx(() => {
+      let n = 0;
+      for (const k of keys) n += Number(this.#st.removeQueued.run(k.ts, k.id).changes);
+      return n;
+    }, false);
   }
 
   /** Deletes every dead letter; returns how many. */

@@ -20,6 +20,8 @@ export const EXIT = Object.freeze({
   REJECTED: 4,
   /** `run` forced to exit by a second stop signal. */
   FORCED: 130,
+  /** Nothing to do: `export` found no records to write (no file written). */
+  NOTHING: 5,
 });
 
 /** Finished, but the cloud rejected some records: the message says where they are; exit code 4. */

@@ -27,7 +27,8 @@ export function mainHelp(): string {
     "Flags: -h, --help (also after any command, or: simco-agent help <command>), --version",
     "--config FILE defaults to ./machines.toml in the current folder.",
     "Exit codes (every command): 0 success, 1 runtime failure, 2 usage or configuration error,",
-    "3 data dir in use by another simco-agent, 4 done but the cloud rejected some records, 130 forced stop.",
+    "3 data dir in use by another simco-agent, 4 done but the cloud rejected some records,",
+    "5 nothing to export, 130 forced stop.",
   ].join("\n");
 }
 

@@ -70,8 +70,22 @@ function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { probl
  * @param cwd folder that relative paths on the command line are relative to
  */
 export async function loadConfig(file: string, cwd = Deno.cwd()): Promise<ParseResult> {
+  const read = await readConfigText(file, cwd);
+  return "problem" in read
+    ? { ok: false, problems: [read.problem] }
+    : parseConfig(read.text, file, read.absPath);
+}
+
+/**
+ * Reads a configuration file as strict UTF-8 text; every failure is one {@link ConfigProblem} naming the
+ * file. For parsers other than {@link parseConfig} (uplink_only.ts).
+ */
+export async function readConfigText(
+  file: string,
+  cwd = Deno.cwd(),
+): Promise<{ text: string; absPath: string } | { problem: ConfigProblem }> {
   const absPath = resolve(cwd, file);
-  const fail = (message: string): ParseResult => ({ ok: false, problems: [{ file, key: "", message }] });
+  const fail = (message: string) => ({ problem: { file, key: "", message } });
   let bytes: Uint8Array;
   try {
     const info = await Deno.stat(absPath);
@@ -83,8 +97,8 @@ export async function loadConfig(file: string, cwd = Deno.cwd()): Promise<ParseR
     return fail(`cannot read ${absPath}: ${e instanceof Error ? e.message : String(e)}`);
   }
   const decoded = decodeUtf8(bytes, file);
-  if ("problem" in decoded) return { ok: false, problems: [decoded.problem] };
-  return parseConfig(decoded.text, file, absPath);
+  if ("problem" in decoded) return decoded;
+  return { text: decoded.text, absPath };
 }
 
 /** Like {@link loadConfig} but throws a {@link ConfigError} with every problem. */

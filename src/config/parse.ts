@@ -13,7 +13,7 @@ import type { OptionSpec } from "../../drivers/types.ts";
 import { didYouMean } from "../util/suggest.ts";
 import { locateKeys } from "./key_lines.ts";
 import { describeValue, isTable, Reader, type Table } from "./reader.ts";
-import type { Config, ConfigProblem, MachineConfig } from "./types.ts";
+import type { Config, ConfigProblem, MachineConfig, UplinkSection } from "./types.ts";
 
 /** Result of {@link parseConfig}. */
 export type ParseResult = { ok: true; config: Config } | { ok: false; problems: ConfigProblem[] };
@@ -114,50 +114,7 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
     "error",
   ], "info");
 
-  const upT = r.table(doc, "uplink", "uplink");
-  if ("api_key" in upT) {
-    r.problem(
-      "uplink.api_key",
-      "an api key must not be written in the config file (expected uplink.api_key_env naming an environment variable, or uplink.api_key_file naming a file)",
-    );
-  }
-  r.unknownKeys(upT, "uplink", [...UPLINK_KEYS, "api_key"]);
-  let url = r.string(upT, "url", "uplink.url", { what: "an http:// or https:// URL" });
-  if (url !== null) {
-    let parsed: URL | null = null;
-    try {
-      parsed = new URL(url);
-    } catch { /* reported below */ }
-    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || !parsed.hostname) {
-      r.problem("uplink.url", `expected an http:// or https:// URL, got ${describeValue(url)}`);
-      url = null;
-    } else if (parsed.username || parsed.password) {
-      r.problem(
-        "uplink.url",
-        "expected a URL without user:password (credentials belong in uplink.api_key_env)",
-      );
-      url = null;
-    }
-  }
-  const apiKeyEnv = r.string(upT, "api_key_env", "uplink.api_key_env", {
-    pattern: ENV_NAME,
-    what: "an environment variable name",
-  });
-  const apiKeyFile = r.string(upT, "api_key_file", "uplink.api_key_file", { what: "a file path" });
-  if (apiKeyEnv && apiKeyFile) {
-    r.problem("uplink.api_key_file", "expected either api_key_env or api_key_file, not both");
-  }
-  const caFile = r.string(upT, "ca_file", "uplink.ca_file", { what: "a PEM file path" });
-  const uplink = {
-    url,
-    apiKeyEnv,
-    apiKeyFile: apiKeyFile ? pathOf(apiKeyFile) : null,
-    batchSize: r.integer(upT, "batch_size", "uplink.batch_size", 1, 10_000, 100)!,
-    timeoutMs: r.duration(upT, "timeout", "uplink.timeout", 100, 600_000, "10s"),
-    gzip: r.boolean(upT, "gzip", "uplink.gzip", true),
-    caFile: caFile ? pathOf(caFile) : null,
-    maxBackoffMs: r.duration(upT, "max_backoff", "uplink.max_backoff", 1000, 86_400_000, "5m"),
-  };
+  const uplink = readUplink(r, doc, pathOf);
 
   const bufT = r.table(doc, "buffer", "buffer");
   r.unknownKeys(bufT, "buffer", BUFFER_KEYS);
@@ -216,6 +173,54 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
     machines,
   };
   return { ok: true, config: deepFreeze(config) };
+}
+
+/** Reads and checks `[uplink]` of a parsed document (also used by `upload`'s uplink-only configs). */
+export function readUplink(r: Reader, doc: Table, pathOf: (p: string) => string): UplinkSection {
+  const upT = r.table(doc, "uplink", "uplink");
+  if ("api_key" in upT) {
+    r.problem(
+      "uplink.api_key",
+      "an api key must not be written in the config file (expected uplink.api_key_env naming an environment variable, or uplink.api_key_file naming a file)",
+    );
+  }
+  r.unknownKeys(upT, "uplink", [...UPLINK_KEYS, "api_key"]);
+  let url = r.string(upT, "url", "uplink.url", { what: "an http:// or https:// URL" });
+  if (url !== null) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(url);
+    } catch { /* reported below */ }
+    if (!parsed || !["http:", "https:"].includes(parsed.protocol) || !parsed.hostname) {
+      r.problem("uplink.url", `expected an http:// or https:// URL, got ${describeValue(url)}`);
+      url = null;
+    } else if (parsed.username || parsed.password) {
+      r.problem(
+        "uplink.url",
+        "expected a URL without user:password (credentials belong in uplink.api_key_env)",
+      );
+      url = null;
+    }
+  }
+  const apiKeyEnv = r.string(upT, "api_key_env", "uplink.api_key_env", {
+    pattern: ENV_NAME,
+    what: "an environment variable name",
+  });
+  const apiKeyFile = r.string(upT, "api_key_file", "uplink.api_key_file", { what: "a file path" });
+  if (apiKeyEnv && apiKeyFile) {
+    r.problem("uplink.api_key_file", "expected either api_key_env or api_key_file, not both");
+  }
+  const caFile = r.string(upT, "ca_file", "uplink.ca_file", { what: "a PEM file path" });
+  return {
+    url,
+    apiKeyEnv,
+    apiKeyFile: apiKeyFile ? pathOf(apiKeyFile) : null,
+    batchSize: r.integer(upT, "batch_size", "uplink.batch_size", 1, 10_000, 100)!,
+    timeoutMs: r.duration(upT, "timeout", "uplink.timeout", 100, 600_000, "10s"),
+    gzip: r.boolean(upT, "gzip", "uplink.gzip", true),
+    caFile: caFile ? pathOf(caFile) : null,
+    maxBackoffMs: r.duration(upT, "max_backoff", "uplink.max_backoff", 1000, 86_400_000, "5m"),
+  };
 }
 
 type Timings = Pick<

@@ -10,8 +10,11 @@
  *   fails (disk full) the buffer keeps readings in memory up to its bound, and `hasRoom()` pauses polling
  *   past that. Awaiting each commit would stall every machine for the whole episode. The outcome of each
  *   enqueue (counters, the debug line once committed) is handled when it settles; stop() waits for them.
- * - The uploader runs its own loop on the same buffer.
- * - `status.json` is rewritten every second for `simco-agent status`.
+ * - The uploader runs its own loop on the same buffer. Without `[uplink]` (an air-gapped site) there is none:
+ *   the agent collects and buffers only, and records leave through `export`.
+ * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent runs
+ *   `serveRequests` (one at a time): `run` passes the server of `export --remove` requests
+ *   (src/offline/remove_request.ts), since only this process may write the buffer.
  * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
  *   batch to queued, write the final status, close the buffer (flushing pending commits), release the lock.
  */
@@ -53,6 +56,11 @@ export interface AgentOptions {
   random?: () => number;
   /** Logger (default `simco.engine`). */
   log?: Log;
+  /**
+   * Called every second with the open buffer, never twice at once, and awaited before the buffer closes:
+   * requests from other processes that must write the buffer (`export --remove`).
+   */
+  serveRequests?: (buffer: TelemetryBuffer) => Promise<void>;
 }
 
 /** One running agent on one data dir. */
@@ -84,11 +92,14 @@ export class Agent {
   #refusing = false;
   #statusFailing = false;
   #enqueues = new Set<Promise<void>>();
+  #serveRequests: ((buffer: TelemetryBuffer) => Promise<void>) | null;
+  #serving: Promise<void> | null = null;
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
     this.#log = opts.log ?? getLog("engine");
     this.#random = opts.random ?? Math.random;
+    this.#serveRequests = opts.serveRequests ?? null;
   }
 
   /** The buffer (after start). */
@@ -144,9 +155,16 @@ export class Agent {
         random: this.#random,
       });
       this.#uploadLoop = this.#uploader.runLoop(this.#uploadAbort.signal);
+    } else {
+      this.#log.info(
+        "no [uplink] configured: collecting and buffering only (offline; use 'simco-agent export' to carry records out)",
+      );
     }
     await this.#writeStatus();
-    this.#statusTimer = setInterval(() => void this.#writeStatus(), 1000);
+    this.#statusTimer = setInterval(() => {
+      void this.#writeStatus();
+      this.#serve();
+    }, 1000);
   }
 
   /** The config this agent runs. */
@@ -170,13 +188,24 @@ export class Agent {
       started_at: this.#startedAt,
       updated_at: Date.now(),
       uplink: {
-        state: up?.state ?? "idle",
+        state: up?.state ?? (this.#config.uplink.url ? "idle" : "none"),
         last_success_ts: up?.last_success_ts ?? null,
-        last_error: up?.last_error ?? (this.#config.uplink.url ? null : "no uplink.url configured"),
+        last_error: up?.last_error ?? null,
         sent_total: this.#sentBefore + (up?.sent_total ?? 0),
       },
       machines: this.machines(),
     };
+  }
+
+  /** Runs `serveRequests` once, unless it is still running. */
+  #serve(): void {
+    const buffer = this.#buffer;
+    if (this.#serving || !buffer || this.#stopped || !this.#serveRequests) return;
+    this.#serving = this.#serveRequests(buffer)
+      .catch((e) =>
+        this.#log.error(`serving a request failed: ${e instanceof Error ? e.message : String(e)}`)
+      )
+      .finally(() => this.#serving = null);
   }
 
   async #writeStatus(): Promise<void> {
@@ -338,6 +367,7 @@ export class Agent {
     this.#uploadAbort.abort();
     await this.#uploadLoop;
     clearInterval(this.#statusTimer);
+    await this.#serving;
     await this.#writeStatus();
     await this.#buffer?.close();
     await Promise.all(this.#enqueues);

@@ -19,7 +19,7 @@ export type MachineStatus = MachineSnapshot & {
 
 /** Uplink fields of `status --json`. */
 export interface UplinkStatusJson {
-  /** idle, ok, backoff, auth_error or config_error. */
+  /** idle, ok, backoff, auth_error, config_error, or none (no `[uplink]`: offline, records leave by export). */
   state: string;
   /** Epoch ms of the last acknowledged batch. */
   last_success_ts: number | null;
@@ -134,12 +134,13 @@ export function buildStatus(
   });
   const uplink = input.file?.uplink ??
     { state: "idle", last_success_ts: null, last_error: null, sent_total: 0 };
+  const idle = config.uplink.url ? "idle" : "none";
   return {
     agent_id: config.agent.id,
     running,
     pid: input.pid,
     buffer: input.buffer ? pickBuffer(input.buffer) : { ...EMPTY_BUFFER },
-    uplink: running ? uplink : { ...uplink, state: "idle" },
+    uplink: running && config.uplink.url ? uplink : { ...uplink, state: idle },
     machines,
   };
 }
@@ -174,8 +175,10 @@ export function formatStatus(s: StatusJson): string {
     `agent ${s.agent_id}: ${s.running ? `running (pid ${s.pid})` : "not running"}`,
     `buffer: ${b.queued} queued, ${b.in_flight} in flight, ${b.dead_letter} dead letters, ${b.dropped_total} dropped, ` +
     `oldest ${when(b.oldest_queued_ts)}, ${(b.file_bytes / 1048576).toFixed(1)} MiB`,
-    `uplink: ${s.uplink.state}, ${s.uplink.sent_total} sent, last ok ${when(s.uplink.last_success_ts)}` +
-    (s.uplink.last_error ? `, last error: ${s.uplink.last_error}` : ""),
+    s.uplink.state === "none"
+      ? "uplink: none (offline; use export)"
+      : `uplink: ${s.uplink.state}, ${s.uplink.sent_total} sent, last ok ${when(s.uplink.last_success_ts)}` +
+        (s.uplink.last_error ? `, last error: ${s.uplink.last_error}` : ""),
     "",
     fmt(header),
     ...rows.map(fmt),

@@ -1,5 +1,6 @@
 /**
- * The reference ingest as its own process (benchmarks, manual runs):
+ * The reference ingest as a child process of the benchmarks (people use `simco-agent ingest` instead,
+ * src/cli/commands/ingest.ts, which never reads stdin):
  * `deno run -A src/ingest/main.ts --db FILE [--port N] [--api-key-env NAME]`. Prints one JSON line
  * `{"url": ..., "port": ...}` on stdout when listening, then serves until stdin closes or SIGINT/SIGTERM.
  */

@@ -1,6 +1,7 @@
 /**
  * The reference ingest: a real HTTP server implementing docs/ingest-protocol.md, used in-process by tests,
- * benchmarks and the demo (`startIngest`), or as its own process (src/ingest/main.ts).
+ * benchmarks and the demo (`startIngest`), as the `simco-agent ingest` command (commissioning: "is my
+ * agent sending?"), or as a child process of benchmarks (src/ingest/main.ts).
  *
  * It gunzips, validates, recomputes every record id and refuses mismatches, deduplicates by id in its own
  * SQLite file, and counts what it saw. Faults can be injected to exercise the agent: failing the next N
@@ -53,6 +54,18 @@ export interface IngestOptions {
   readonly rejectMode?: "status" | "list";
   /** Serve HTTPS with this certificate and key (PEM) instead of HTTP. */
   readonly tls?: { readonly cert: string; readonly key: string };
+  /** Called after every telemetry request (the `ingest` command prints one line per batch). */
+  readonly onRequest?: (event: IngestEvent) => void;
+}
+
+/** One telemetry request as {@link IngestOptions.onRequest} sees it. */
+export interface IngestEvent extends IngestRequestLog {
+  /** The batch's agent id, when the body was valid. */
+  readonly agentId: string | null;
+  /** Records newly stored. */
+  readonly accepted: number;
+  /** Records already stored before (dropped as duplicates). */
+  readonly duplicates: number;
 }
 
 /** One answered (or dropped) telemetry request, for tests. */
@@ -144,9 +157,16 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
     if (--head.left <= 0) queue.shift();
     return head.fault;
   };
-  const record = (status: number, records: number) => {
-    log.push({ at: Date.now(), status, records });
+  const record = (status: number, records: number, stored?: { agentId: string; accepted: number }) => {
+    const entry = { at: Date.now(), status, records };
+    log.push(entry);
     if (log.length > 10_000) log.splice(0, log.length - 10_000);
+    opts.onRequest?.({
+      ...entry,
+      agentId: stored?.agentId ?? null,
+      accepted: stored?.accepted ?? 0,
+      duplicates: stored ? records - stored.accepted : 0,
+    });
   };
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -245,7 +265,7 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
       req.socket.destroy();
       return;
     }
-    record(200, n);
+    record(200, n, { agentId: checked.agentId, accepted: inserted });
     send(200, {
       accepted: inserted,
       duplicates: checked.valid.length - inserted,
@@ -273,10 +293,15 @@ export async function startIngest(opts: IngestOptions): Promise<Ingest> {
     sockets.set(s, { idle: true });
     s.on("close", () => sockets.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(opts.port ?? 0, opts.hostname ?? "127.0.0.1", () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(opts.port ?? 0, opts.hostname ?? "127.0.0.1", () => resolve());
+    });
+  } catch (e) {
+    store.close(); // a busy port: leave nothing open behind the error
+    throw e;
+  }
   const port = (server.address() as { port: number }).port;
   let closed: Promise<void> | null = null;
   return {

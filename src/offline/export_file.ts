@@ -15,6 +15,7 @@ import { createReadStream } from "node:fs";
 import { createGunzip, gzipSync } from "node:zlib";
 import { basename, dirname, join } from "node:path";
 import { ID_PATTERN, recordId } from "../record/mod.ts";
+import { syncDir, writeAll } from "../util/durable.ts";
 import type { WireRecord } from "../wire/protocol.ts";
 
 /** Format name in the header. */
@@ -65,7 +66,10 @@ export class ExportWriter {
     writeAll(this.#file, new Uint8Array(gzipSync(text, { level: 6 })));
   }
 
-  /** Finishes the file: header member first, then the records; fsync; rename into place. */
+  /**
+   * Finishes the file: header member first, then the records; fsync; rename into place; fsync the folder,
+   * so the file is on disk under its final name when this returns.
+   */
   finish(): ExportHeader {
     this.#file.syncSync();
     this.#file.close();
@@ -93,6 +97,7 @@ export class ExportWriter {
       f.close();
     }
     Deno.renameSync(partial, this.out);
+    syncDir(dirname(this.out));
     Deno.removeSync(this.#tmp);
     return header;
   }
@@ -108,11 +113,6 @@ export class ExportWriter {
       } catch { /* absent */ }
     }
   }
-}
-
-function writeAll(f: Deno.FsFile, bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
 }
 
 /** One record line (with "\n"), in the exact wire form. */

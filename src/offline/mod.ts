@@ -1,86 +1,25 @@
 /**
- * Offline transfer for air-gapped sites: `export` writes the queued records to a `.simco` file
- * (export_file.ts), `upload` sends such a file through the normal uplink on a connected PC.
- *
- * What export does to the records (the rule: nothing may exist only in a file that might never arrive,
- * unless the user asked for it): by default they stay queued in the buffer, so a connected agent also
- * uploads them later and the cloud drops whichever copy arrives second (same ids). `--remove` deletes them
- * from the buffer, but only after the file has been written, fsynced, renamed into place and read back
- * completely (hash verified). Export claims the records while it writes (the buffer's own crash recovery
- * returns them to the queue if export dies), so it needs the data dir to itself: it refuses while `run` is
- * active. Memory: about 100 bytes per exported record (their ids are held until the end).
+ * Offline transfer for air-gapped sites: `export` (src/offline/export_records.ts) writes the buffered
+ * records to a `.simco` file (export_file.ts); `upload` sends such a file through the normal uplink on a
+ * connected PC.
  *
  * Upload verifies the whole file before sending anything, sends with the file's agent id and the records'
  * own ids (uploading twice creates no duplicates), retries retryable failures with the normal backoff,
  * and stops at once on a configuration problem. Records the cloud rejects are written next to the file
  * (`<file>.rejected.ndjson`) with the reason; there is no buffer to keep them in.
  */
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
-import { acquireDataDirLock, TelemetryBuffer } from "../buffer/mod.ts";
-import type { Config } from "../config/types.ts";
+import type { UplinkSection } from "../config/types.ts";
 import { BackoffSchedule } from "../uplink/backoff.ts";
 import { sleep } from "../uplink/timing.ts";
 import { deliver } from "../uplink/deliver.ts";
-import { type ExportHeader, ExportWriter, readExport, recordLine } from "./export_file.ts";
+import { type ExportHeader, readExport, recordLine } from "./export_file.ts";
 import { createTransport, resolveApiKey } from "../uplink/http.ts";
 import type { ProgressSink } from "../util/progress.ts";
 import type { Rejection, WireRecord } from "../wire/protocol.ts";
 
-/** Records claimed per chunk while exporting. */
-const EXPORT_CHUNK = 10_000;
-
 /** A problem the user must fix (existing output file, missing key): exit code 2. */
 export class OfflineUsageError extends Error {
   override name = "OfflineUsageError";
-}
-
-/** Result of {@link exportQueued}. */
-export interface ExportReport {
-  /** The header written. */
-  readonly header: ExportHeader;
-  /** Whether the records were removed from the buffer. */
-  readonly removed: boolean;
-}
-
-/** Writes every queued record of the config's buffer to `out` (see the module comment for `remove`). */
-export async function exportQueued(config: Config, out: string, remove: boolean): Promise<ExportReport> {
-  if (existsSync(out)) {
-    throw new OfflineUsageError(`${out} already exists (choose another name or delete it)`);
-  }
-  if (!existsSync(dirname(out))) {
-    throw new OfflineUsageError(`--out ${out}: folder ${dirname(out)} does not exist`);
-  }
-  const lock = acquireDataDirLock(config.agent.dataDir);
-  const buffer = TelemetryBuffer.open(config.agent.dataDir, {
-    maxRecords: config.buffer.maxRecords,
-    whenFull: config.buffer.whenFull,
-  });
-  const ids: string[] = [];
-  let writer: ExportWriter | null = null;
-  let settled = false;
-  try {
-    writer = new ExportWriter(out, config.agent.id);
-    for (let chunk = buffer.claim(EXPORT_CHUNK); chunk.length; chunk = buffer.claim(EXPORT_CHUNK)) {
-      writer.write(chunk);
-      for (const r of chunk) ids.push(r.id);
-    }
-    const header = writer.finish();
-    writer = null;
-    const check = await readExport(out, EXPORT_CHUNK);
-    if (check.count !== ids.length || check.sha256 !== header.sha256) {
-      throw new Error(`${out} did not read back as written; records kept in the buffer`);
-    }
-    if (remove) buffer.ack(ids);
-    else buffer.nack(ids);
-    settled = true;
-    return { header, removed: remove };
-  } finally {
-    writer?.abort();
-    if (!settled && ids.length) buffer.nack(ids);
-    await buffer.close();
-    lock.release();
-  }
 }
 
 /** Result of {@link uploadExport}. */
@@ -100,15 +39,15 @@ export class UploadStoppedError extends Error {
   override name = "UploadStoppedError";
 }
 
-/** Sends the records of an export file through `config.uplink`. */
+/** Sends the records of an export file through `uplink` (from `--url`/`--api-key-env` or a config). */
 export async function uploadExport(
-  config: Config,
+  uplink: UplinkSection,
   file: string,
   opts: { timeoutMs: number | null; progress: ProgressSink; signal: AbortSignal },
 ): Promise<UploadReport> {
-  const { uplink } = config;
-  if (!uplink.url) {
-    throw new OfflineUsageError(`uplink.url is not set in ${config.file} (upload needs an ingest url)`);
+  const url = uplink.url;
+  if (!url) {
+    throw new OfflineUsageError("upload needs an ingest url: --url URL, or uplink.url in the --config file");
   }
   try {
     resolveApiKey(uplink);
@@ -118,7 +57,7 @@ export async function uploadExport(
   const header = await readExport(file, uplink.batchSize); // verifies before anything is sent
   const deadline = opts.timeoutMs === null ? Infinity : Date.now() + opts.timeoutMs;
   const transport = createTransport({
-    url: uplink.url,
+    url,
     agentId: header.agent_id,
     gzip: uplink.gzip,
     timeoutMs: uplink.timeoutMs,

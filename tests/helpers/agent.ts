@@ -29,9 +29,11 @@ export interface Plant {
 export interface PlantOptions {
   /** `[agent] log_level` (default: not written, i.e. info). "debug" logs one line per buffered record. */
   readonly logLevel?: "debug" | "info" | "warning" | "error";
+  /** Leave `[uplink]` out (an air-gapped site: run collects and buffers only). The ingest still runs. */
+  readonly offline?: boolean;
 }
 
-/** Creates a plant whose machines.toml is `[agent]`+`[uplink]` (generated) followed by `rest`. */
+/** Creates a plant whose machines.toml is `[agent]`+`[uplink]` (generated; none when offline) followed by `rest`. */
 export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptions = {}): Promise<Plant> {
   const dir = await Deno.makeTempDir({ prefix: "simco-e2e-" });
   const key = "test-key-" + crypto.randomUUID();
@@ -39,10 +41,10 @@ export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptio
   const config = join(dir, "machines.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]\nid = "e2e"\ndata_dir = "data"\n${
-      opts.logLevel ? `log_level = "${opts.logLevel}"\n` : ""
-    }\n[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
-      `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n${rest}`,
+    `[agent]\nid = "e2e"\ndata_dir = "data"\n${opts.logLevel ? `log_level = "${opts.logLevel}"\n` : ""}\n` +
+      (opts.offline ? "" : `[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
+        `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n`) +
+      rest,
   );
   const env = { E2E_KEY: key, NO_COLOR: "1" };
   const agents: AgentProcess[] = [];

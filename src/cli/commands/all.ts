@@ -5,6 +5,7 @@ import { deadLettersCommand } from "./dead_letters.ts";
 import { demoCommand } from "./demo.ts";
 import { drainCommand } from "./drain.ts";
 import { exportCommand } from "./export.ts";
+import { ingestCommand } from "./ingest.ts";
 import { pollCommand } from "./poll.ts";
 import { runCommand } from "./run.ts";
 import { statusCommand } from "./status.ts";
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   pollCommand,
   exportCommand,
   uploadCommand,
+  ingestCommand,
   deadLettersCommand,
   demoCommand,
   workerCommand,

@@ -18,7 +18,7 @@ export function summarize(config: Config): string {
     `configuration OK: ${config.file}`,
     `agent id:  ${config.agent.id}`,
     `data dir:  ${config.agent.dataDir}`,
-    `uplink:    ${config.uplink.url ?? "(none: run and drain need uplink.url)"}`,
+    `uplink:    ${config.uplink.url ?? "none (offline: run collects and buffers only; use export)"}`,
     `buffer:    at most ${config.buffer.maxRecords} records, when full: ${config.buffer.whenFull}`,
     `machines:  ${config.machines.length}`,
     "",

@@ -6,6 +6,7 @@
 import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
+import { serveRemoveRequest } from "../../offline/remove_request.ts";
 import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
 import { type UplinkFinding, uplinkFindings } from "../../uplink/preflight.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT } from "../command.ts";
@@ -16,18 +17,12 @@ export function stopSignals(): Deno.Signal[] {
 }
 
 /**
- * Checks what `run` needs beyond a valid file: an uplink url, an api key it can read, a usable ca_file
+ * Checks what `run` needs beyond a valid file: with an uplink url, an api key it can read, a usable ca_file
  * (src/uplink/preflight.ts, the same checks `check` prints). Throws a ConfigError listing every error;
  * returns the warnings (e.g. a world-readable key file) for the log.
  */
-export function requireUplink(config: Config, command: string): UplinkFinding[] {
-  if (!config.uplink.url) {
-    throw new ConfigError([{
-      file: config.file,
-      key: "uplink.url",
-      message: `required by '${command}' (expected an http:// or https:// URL in [uplink])`,
-    }]);
-  }
+export function requireUplink(config: Config): UplinkFinding[] {
+  if (!config.uplink.url) return []; // an air-gapped site: run collects and buffers only (export)
   const findings = uplinkFindings(config.uplink);
   const errors = findings.filter((f) => f.level === "error");
   if (errors.length) {
@@ -54,16 +49,19 @@ export const runCommand: Command = {
   details:
     "Stop with Ctrl-C or SIGTERM: polling stops, the upload in flight finishes or returns its records to\n" +
     "the buffer, workers are stopped and the buffer is closed; exit 0. A second signal forces the exit.\n" +
-    "Logs go to stderr and <data_dir>/logs/agent.log; state for 'status' to <data_dir>/status.json.",
+    "Logs go to stderr and <data_dir>/logs/agent.log; state for 'status' to <data_dir>/status.json.\n" +
+    "Without [uplink] (an air-gapped site) it collects and buffers only; carry records out with 'export'.",
   flags: [CONFIG_FLAG],
   positionals: [],
   async run(args) {
     const config = await configFrom(args);
-    const warnings = requireUplink(config, "run");
+    const warnings = requireUplink(config);
     await setupLogging({ level: config.agent.logLevel, dataDir: config.agent.dataDir });
     const log = getLog("engine");
     for (const w of warnings) log.warn(`${w.key}: ${w.message}`);
-    const agent = new Agent(config);
+    const agent = new Agent(config, {
+      serveRequests: (buffer) => serveRemoveRequest(config.agent.dataDir, buffer, log),
+    });
     try {
       await agent.start();
     } catch (e) {

@@ -1,30 +1,87 @@
-/** `simco-agent upload`: upload a .simco export file through the configured uplink (see src/offline/mod.ts). */
-import { resolve } from "node:path";
+/** `simco-agent upload`: upload a .simco export file (see src/offline/mod.ts); needs no machines.toml. */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { ConfigError, readConfigText } from "../../config/load.ts";
+import { parseUplinkConfig, type UplinkOverrides } from "../../config/uplink_only.ts";
+import type { UplinkSection } from "../../config/types.ts";
 import { ExportFileError } from "../../offline/export_file.ts";
 import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../offline/mod.ts";
 import { ProgressReporter } from "../progress.ts";
 import { userCwd } from "../../runtime.ts";
 import {
   type Command,
-  CONFIG_FLAG,
-  configFrom,
+  DEFAULT_CONFIG,
   durationFlag,
   EXIT,
+  type ParsedArgs,
   RejectedRecords,
   RuntimeFailure,
   UsageError,
 } from "../command.ts";
 
+/** The uplink settings from `--config` (optional; `[uplink]` alone is enough) and the uplink flags. */
+async function uplinkFrom(args: ParsedArgs): Promise<UplinkSection> {
+  const cwd = userCwd();
+  const str = (k: string) => typeof args.flags[k] === "string" ? args.flags[k] as string : undefined;
+  const overrides: UplinkOverrides = {
+    url: str("url"),
+    api_key_env: str("api-key-env"),
+    api_key_file: str("api-key-file"),
+  };
+  let file = str("config");
+  if (file === undefined && overrides.url === undefined) {
+    const path = join(cwd, DEFAULT_CONFIG);
+    if (!existsSync(path)) {
+      throw new UsageError(
+        `missing --url URL (or --config FILE with an [uplink] url; no ${DEFAULT_CONFIG} here either, looked for ${path})`,
+        true,
+      );
+    }
+    file = DEFAULT_CONFIG;
+  }
+  let config = null;
+  if (file !== undefined) {
+    const read = await readConfigText(file, cwd);
+    if ("problem" in read) throw new ConfigError([read.problem]);
+    config = { text: read.text, file, absPath: read.absPath };
+  }
+  const r = parseUplinkConfig(config, overrides, cwd);
+  if (!r.ok) throw new ConfigError(r.problems);
+  return r.uplink;
+}
+
 /** The `upload` command. */
 export const uploadCommand: Command = {
   name: "upload",
-  summary: "upload a .simco export file through the configured uplink",
+  summary: "upload a .simco export file to the cloud (on a connected PC; no machines.toml needed)",
   details: [
     "Verifies the whole file first (a truncated or altered file is refused), then sends its records with",
     "their original ids: uploading a file twice, or also draining the same records from the agent, creates",
     "no duplicates. Records the cloud rejects are written to FILE.rejected.ndjson (exit 4).",
+    "The ingest comes from --url and --api-key-env (or --api-key-file), or from the [uplink] of --config",
+    "(a file with only [uplink] is enough; flags override it).",
   ].join("\n"),
-  flags: [CONFIG_FLAG, {
+  flags: [{
+    name: "url",
+    type: "string",
+    value: "URL",
+    description: "the ingest url, e.g. https://ingest.example.com/v1/telemetry",
+  }, {
+    name: "api-key-env",
+    type: "string",
+    value: "VAR",
+    description: "environment variable holding the api key",
+  }, {
+    name: "api-key-file",
+    type: "string",
+    value: "FILE",
+    description: "file holding the api key",
+  }, {
+    name: "config",
+    type: "string",
+    value: "FILE",
+    description: "a config whose [uplink] to use instead (machines.toml, or a file with only [uplink])",
+  }, {
     name: "timeout",
     type: "string",
     value: "DURATION",
@@ -33,14 +90,14 @@ export const uploadCommand: Command = {
   positionals: [{ name: "FILE", description: "the .simco file written by export" }],
   async run(args) {
     const timeoutMs = durationFlag(args, "timeout");
-    const config = await configFrom(args);
+    const uplink = await uplinkFrom(args);
     const file = resolve(userCwd(), args.positionals[0]);
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     Deno.addSignalListener("SIGINT", onSigint);
     const progress = new ProgressReporter("upload");
     try {
-      const r = await uploadExport(config, file, { timeoutMs, progress, signal: ac.signal });
+      const r = await uploadExport(uplink, file, { timeoutMs, progress, signal: ac.signal });
       progress.done();
       if (r.rejected) {
         throw new RejectedRecords(
