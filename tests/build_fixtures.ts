@@ -35,7 +35,7 @@ async function mtime(path: string): Promise<number> {
 
 if (import.meta.main) {
   await Deno.mkdir(outDir, { recursive: true });
-  let sources: string[] = [];
+  const sources: string[] = [];
   try {
     for await (const e of Deno.readDir(srcDir)) if (e.isFile && e.name.endsWith(".c")) sources.push(e.name);
   } catch (e) {
