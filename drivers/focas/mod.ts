@@ -53,6 +53,15 @@ export function focasLogPath(workDir: string): string {
   return workDir.endsWith(sep) ? `${workDir}focas.log` : `${workDir}${sep}focas.log`;
 }
 
+/** The result of a synchronous step as a promise: FOCAS calls are synchronous, the contract is not. */
+function settle<T>(f: () => T): Promise<T> {
+  try {
+    return Promise.resolve(f());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
 /** The FOCAS2 driver. */
 export class FocasDriver implements Driver {
   #lib: FocasLibrary | null = null;
@@ -68,6 +77,10 @@ export class FocasDriver implements Driver {
 
   /** Loads the library, starts the FOCAS process (Linux) and connects. */
   init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): Promise<void> {
+    return settle(() => this.#init(options, ctx));
+  }
+
+  #init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): void {
     const o = parseOptions(options);
     if (ctx.host === null) throw new Error("focas: the machine needs a host (the control's IP address)");
     this.#host = ctx.host;
@@ -82,7 +95,6 @@ export class FocasDriver implements Driver {
       this.#started = true;
     }
     this.#connect();
-    return Promise.resolve();
   }
 
   #connect(): number {
@@ -131,8 +143,12 @@ export class FocasDriver implements Driver {
 
   /** Reads the control once: state, speeds, program, part counts, alarms and (when present) spindle load. */
   poll(): Promise<Metrics> {
+    return settle(() => this.#poll());
+  }
+
+  #poll(): Metrics {
     const lib = this.#lib;
-    if (!lib) return Promise.reject(new Error("focas: poll before init"));
+    if (!lib) throw new Error("focas: poll before init");
     const h = this.#handle ?? this.#connect();
     const reading: FocasReading = {
       stat: this.#read("cnc_statinfo", lib.statInfo(h)),
@@ -145,7 +161,7 @@ export class FocasDriver implements Driver {
       sys: this.#pendingSys ?? undefined,
     };
     this.#pendingSys = null;
-    return Promise.resolve(toMetrics(reading, this.#decoder));
+    return toMetrics(reading, this.#decoder);
   }
 
   /** Frees the handle, ends the FOCAS process (Linux) and unloads the library. */
