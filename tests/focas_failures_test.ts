@@ -12,7 +12,9 @@ import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 import { createDriver } from "../drivers/focas/mod.ts";
 
 const ignore = Deno.build.os !== "linux";
-if (ignore) console.log("focas failure tests skipped: the fake FOCAS2 library is built and checked on Linux only");
+if (ignore) {
+  console.log("focas failure tests skipped: the fake FOCAS2 library is built and checked on Linux only");
+}
 
 const BASE = { run: 1, aut: 1, speed: 800, parts: 5, parts_total: 9 };
 
@@ -48,7 +50,10 @@ async function twoMachines(
   }
 }
 
-Deno.test({ name: "focas: cnc_statinfo blocking forever is killed at the timeout; the other machine polls on", ignore }, async () => {
+Deno.test({
+  name: "focas: cnc_statinfo blocking forever is killed at the timeout; the other machine polls on",
+  ignore,
+}, async () => {
   await twoMachines({ "misbehave.cnc_statinfo": "block" }, async (bad, good, dirs) => {
     assert((await good.poll()).kind === "ok");
     const t0 = performance.now();
@@ -68,7 +73,10 @@ Deno.test({ name: "focas: cnc_statinfo blocking forever is killed at the timeout
     assert(badPid !== null);
     await waitFor(() => !processAlive(badPid!), 3000, `blocked worker ${badPid} to be gone`);
     // The fake really was inside the blocking call.
-    assertStringIncludes(readCalls(dirs[0]).map((c) => `${c.fn} ${c.extra}`).join("\n"), "cnc_statinfo misbehave=block");
+    assertStringIncludes(
+      readCalls(dirs[0]).map((c) => `${c.fn} ${c.extra}`).join("\n"),
+      "cnc_statinfo misbehave=block",
+    );
   });
 });
 
@@ -85,34 +93,44 @@ Deno.test({ name: "focas: cnc_rdspeed dereferencing NULL kills only its own work
   });
 });
 
-Deno.test({ name: "focas: a library leaking on every call is recycled at max_memory_mb", ignore }, async () => {
-  const dir = await Deno.makeTempDir({ prefix: "simco-focas-leak-" });
-  await writeControl(dir, { ...BASE, leak_kb: 4096 }); // 4 MiB per call, 9 calls a poll
-  const log = new MemoryLog();
-  const w = new MachineWorker(focasMachine("fanuc-leak", { maxMemoryMb: 160 }), { log, workDir: dir, graceMs: 300 });
-  try {
-    let recycledAt = -1;
-    for (let i = 0; i < 15 && recycledAt < 0; i++) {
-      const out = await w.poll();
-      assert(out.kind === "ok", JSON.stringify(out));
-      if (out.recycled === "memory") recycledAt = i;
+Deno.test(
+  { name: "focas: a library leaking on every call is recycled at max_memory_mb", ignore },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "simco-focas-leak-" });
+    await writeControl(dir, { ...BASE, leak_kb: 4096 }); // 4 MiB per call, 9 calls a poll
+    const log = new MemoryLog();
+    const w = new MachineWorker(focasMachine("fanuc-leak", { maxMemoryMb: 160 }), {
+      log,
+      workDir: dir,
+      graceMs: 300,
+    });
+    try {
+      let recycledAt = -1;
+      for (let i = 0; i < 15 && recycledAt < 0; i++) {
+        const out = await w.poll();
+        assert(out.kind === "ok", JSON.stringify(out));
+        if (out.recycled === "memory") recycledAt = i;
+      }
+      assert(recycledAt >= 1, `expected a memory recycle after a few polls, got ${recycledAt}`);
+      assertMatch(log.text(), /recycled \(memory\): resident memory \d+\.\d MiB is above max_memory_mb 160/);
+      assert((await w.poll()).kind === "ok");
+      assertEquals([w.stats.recycles.memory, w.stats.spawns], [1, 2]);
+      // The retired worker was closed politely: its handle was freed before it went.
+      await w.close();
+      const calls = readCalls(dir);
+      const connects = calls.filter((c) => c.fn === "cnc_allclibhndl3").length;
+      assertEquals(calls.filter((c) => c.fn === "cnc_freelibhndl" && c.rc === 0).length, connects);
+    } finally {
+      await w.close();
+      await Deno.remove(dir, { recursive: true });
     }
-    assert(recycledAt >= 1, `expected a memory recycle after a few polls, got ${recycledAt}`);
-    assertMatch(log.text(), /recycled \(memory\): resident memory \d+\.\d MiB is above max_memory_mb 160/);
-    assert((await w.poll()).kind === "ok");
-    assertEquals([w.stats.recycles.memory, w.stats.spawns], [1, 2]);
-    // The retired worker was closed politely: its handle was freed before it went.
-    await w.close();
-    const calls = readCalls(dir);
-    const connects = calls.filter((c) => c.fn === "cnc_allclibhndl3").length;
-    assertEquals(calls.filter((c) => c.fn === "cnc_freelibhndl" && c.rc === 0).length, connects);
-  } finally {
-    await w.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test({ name: "focas driver: EW_SOCKET in a connection frees the handle; the next poll reconnects", ignore }, async () => {
+Deno.test({
+  name: "focas driver: EW_SOCKET in a connection frees the handle; the next poll reconnects",
+  ignore,
+}, async () => {
   const dir = await Deno.makeTempDir({ prefix: "simco-focas-sock-" });
   await writeControl(dir, BASE);
   const d = createDriver();

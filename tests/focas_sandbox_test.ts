@@ -20,7 +20,9 @@ import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 
 const LINUX = Deno.build.os === "linux";
 const ignore = !LINUX;
-if (ignore) console.log("focas sandbox tests skipped: the fake FOCAS2 library is built and checked on Linux only");
+if (ignore) {
+  console.log("focas sandbox tests skipped: the fake FOCAS2 library is built and checked on Linux only");
+}
 
 const LATIN1_TEXT = "Überlast Spindel"; // every byte < 0x100: its Latin-1 bytes are its char codes
 const latin1 = (s: string) => Uint8Array.from([...s].map((ch) => ch.charCodeAt(0)));
@@ -108,7 +110,11 @@ Deno.test({ name: "focas: every decoded field equals what the fake library answe
     assertEquals(second.part_count, 812);
     const s = ok(await sjis.poll());
     assertEquals(s.alarms, [{ code: "SV0001", severity: "FAULT", message: "非常停止" }]);
-    assertEquals([s.emergency_stop, s.execution, s.controller_mode], ["TRIGGERED", "STOPPED", "MANUAL_DATA_INPUT"]);
+    assertEquals([s.emergency_stop, s.execution, s.controller_mode], [
+      "TRIGGERED",
+      "STOPPED",
+      "MANUAL_DATA_INPUT",
+    ]);
     // The connection went to the machine's host:port with the poll timeout in whole seconds.
     const connect = readCalls(dir).find((c) => c.fn === "cnc_allclibhndl3")!;
     assertEquals(connect.extra, "ip=127.0.0.1 port=8193 timeout=3");
@@ -121,95 +127,119 @@ Deno.test({ name: "focas: every decoded field equals what the fake library answe
   }
 });
 
-Deno.test({ name: "focas: one handle for 50 polls, freed on close, every call from one thread", ignore }, async () => {
-  const dir = await scratch();
-  await writeControl(dir, { ...FIELDS, step: 1 });
-  const w = new MachineWorker(focasMachine("fanuc-50"), { log: new MemoryLog(), workDir: dir });
-  try {
-    const counts: number[] = [];
-    let pid: number | null = null;
-    for (let i = 0; i < 50; i++) {
-      counts.push(ok(await w.poll()).part_count as number);
-      pid ??= w.pid;
+Deno.test(
+  { name: "focas: one handle for 50 polls, freed on close, every call from one thread", ignore },
+  async () => {
+    const dir = await scratch();
+    await writeControl(dir, { ...FIELDS, step: 1 });
+    const w = new MachineWorker(focasMachine("fanuc-50"), { log: new MemoryLog(), workDir: dir });
+    try {
+      const counts: number[] = [];
+      let pid: number | null = null;
+      for (let i = 0; i < 50; i++) {
+        counts.push(ok(await w.poll()).part_count as number);
+        pid ??= w.pid;
+      }
+      // Values change over time: one more part per poll.
+      assertEquals(counts, counts.map((_, i) => 812 + 1 + i));
+      assertEquals(w.stats.spawns, 1);
+      await w.close();
+      const calls = readCalls(dir);
+      assertEquals(calls.filter((c) => c.fn === "cnc_allclibhndl3").length, 1);
+      assertEquals(calls.filter((c) => c.fn === "cnc_statinfo").length, 50);
+      assertEquals(calls.filter((c) => c.fn === "cnc_sysinfo").length, 1);
+      const frees = calls.filter((c) => c.fn === "cnc_freelibhndl");
+      assertEquals(frees.map((c) => [c.handle, c.rc, c.open]), [[calls[1].handle, 0, 0]]);
+      assertEquals(calls.at(-1)!.fn, "cnc_exitprocess");
+      assertEquals(calls[0].fn, "cnc_startupprocess");
+      const tids = new Set(calls.map((c) => c.tid));
+      assertEquals(tids.size, 1, `FOCAS calls came from threads ${[...tids].join(", ")}`);
+      // That thread is the driver's Web Worker, not the worker process's main thread.
+      assertNotEquals([...tids][0], pid);
+    } finally {
+      await w.close();
+      await Deno.remove(dir, { recursive: true });
     }
-    // Values change over time: one more part per poll.
-    assertEquals(counts, counts.map((_, i) => 812 + 1 + i));
-    assertEquals(w.stats.spawns, 1);
-    await w.close();
-    const calls = readCalls(dir);
-    assertEquals(calls.filter((c) => c.fn === "cnc_allclibhndl3").length, 1);
-    assertEquals(calls.filter((c) => c.fn === "cnc_statinfo").length, 50);
-    assertEquals(calls.filter((c) => c.fn === "cnc_sysinfo").length, 1);
-    const frees = calls.filter((c) => c.fn === "cnc_freelibhndl");
-    assertEquals(frees.map((c) => [c.handle, c.rc, c.open]), [[calls[1].handle, 0, 0]]);
-    assertEquals(calls.at(-1)!.fn, "cnc_exitprocess");
-    assertEquals(calls[0].fn, "cnc_startupprocess");
-    const tids = new Set(calls.map((c) => c.tid));
-    assertEquals(tids.size, 1, `FOCAS calls came from threads ${[...tids].join(", ")}`);
-    // That thread is the driver's Web Worker, not the worker process's main thread.
-    assertNotEquals([...tids][0], pid);
-  } finally {
-    await w.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test({ name: "focas: EW_NOOPT and EW_FUNC leave a metric out (logged once), EW_BUSY fails", ignore }, async () => {
-  const dir = await scratch();
-  await writeControl(dir, { ...FIELDS, "rc.cnc_rdspmeter": 6, "rc.cnc_exeprgname": 1 });
-  const log = new MemoryLog();
-  const w = new MachineWorker(focasMachine("fanuc-noopt"), { log, workDir: dir });
-  try {
-    for (let i = 0; i < 3; i++) {
+Deno.test(
+  { name: "focas: EW_NOOPT and EW_FUNC leave a metric out (logged once), EW_BUSY fails", ignore },
+  async () => {
+    const dir = await scratch();
+    await writeControl(dir, { ...FIELDS, "rc.cnc_rdspmeter": 6, "rc.cnc_exeprgname": 1 });
+    const log = new MemoryLog();
+    const w = new MachineWorker(focasMachine("fanuc-noopt"), { log, workDir: dir });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const m = ok(await w.poll());
+        assertEquals(["spindle_load" in m, "program" in m, m.spindle_speed], [false, false, 12000]);
+      }
+      const noopt = log.lines.filter((l) => l.includes("cnc_rdspmeter: EW_NOOPT (6)"));
+      assertEquals(noopt.length, 1, log.text());
+      assertStringIncludes(log.text(), "cnc_exeprgname: EW_FUNC/EW_NOPMC (1)");
+      await writeControl(dir, { ...FIELDS, "rc.cnc_statinfo": -1 });
+      const busy = await w.poll();
+      assert(busy.kind === "fail" && busy.cause === "driver_error", JSON.stringify(busy));
+      assertStringIncludes(
+        busy.message,
+        "cnc_statinfo: EW_BUSY (-1): busy (the control is busy; retried at the next poll)",
+      );
+    } finally {
+      await w.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  { name: "focas: a library without the optional symbols still reads the control", ignore },
+  async () => {
+    const dir = await scratch();
+    // Without cnc_startupprocess the fake keeps its control file and call log beside itself: a private copy.
+    const lib = join(dir, "libfwlib32.so");
+    await Deno.copyFile(FAKE_FOCAS_MINIMAL, lib);
+    await writeControl(dir, FIELDS);
+    const workDir = join(dir, "machine");
+    const w = new MachineWorker(focasMachine("fanuc-min", {}, lib), { log: new MemoryLog(), workDir });
+    try {
       const m = ok(await w.poll());
-      assertEquals(["spindle_load" in m, "program" in m, m.spindle_speed], [false, false, 12000]);
+      assertEquals([m.part_count, m.spindle_speed, "spindle_load" in m], [812, 12000, false]);
+      await w.close();
+      const fns = new Set(readCalls(dir).map((c) => c.fn));
+      for (const absent of ["cnc_startupprocess", "cnc_settimeout", "cnc_rdspmeter", "cnc_exitprocess"]) {
+        assertEquals(fns.has(absent), false, absent);
+      }
+      assertEquals(fns.has("cnc_freelibhndl"), true);
+    } finally {
+      await w.close();
+      await Deno.remove(dir, { recursive: true });
     }
-    const noopt = log.lines.filter((l) => l.includes("cnc_rdspmeter: EW_NOOPT (6)"));
-    assertEquals(noopt.length, 1, log.text());
-    assertStringIncludes(log.text(), "cnc_exeprgname: EW_FUNC/EW_NOPMC (1)");
-    await writeControl(dir, { ...FIELDS, "rc.cnc_statinfo": -1 });
-    const busy = await w.poll();
-    assert(busy.kind === "fail" && busy.cause === "driver_error", JSON.stringify(busy));
-    assertStringIncludes(busy.message, "cnc_statinfo: EW_BUSY (-1): busy (the control is busy; retried at the next poll)");
-  } finally {
-    await w.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  },
+);
 
-Deno.test({ name: "focas: a library without the optional symbols still reads the control", ignore }, async () => {
-  const dir = await scratch();
-  // Without cnc_startupprocess the fake keeps its control file and call log beside itself: a private copy.
-  const lib = join(dir, "libfwlib32.so");
-  await Deno.copyFile(FAKE_FOCAS_MINIMAL, lib);
-  await writeControl(dir, FIELDS);
-  const workDir = join(dir, "machine");
-  const w = new MachineWorker(focasMachine("fanuc-min", {}, lib), { log: new MemoryLog(), workDir });
-  try {
-    const m = ok(await w.poll());
-    assertEquals([m.part_count, m.spindle_speed, "spindle_load" in m], [812, 12000, false]);
-    await w.close();
-    const fns = new Set(readCalls(dir).map((c) => c.fn));
-    for (const absent of ["cnc_startupprocess", "cnc_settimeout", "cnc_rdspmeter", "cnc_exitprocess"]) {
-      assertEquals(fns.has(absent), false, absent);
-    }
-    assertEquals(fns.has("cnc_freelibhndl"), true);
-  } finally {
-    await w.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test({ name: "focas: a missing library, a directory, missing symbols: errors name file and symbol", ignore }, async () => {
+Deno.test({
+  name: "focas: a missing library, a directory, missing symbols: errors name file and symbol",
+  ignore,
+}, async () => {
   const dir = await scratch();
   const cases: [string, string][] = [
-    [join(dir, "nope", "libfwlib32.so"), `options.library: ${join(dir, "nope", "libfwlib32.so")} does not exist`],
+    [
+      join(dir, "nope", "libfwlib32.so"),
+      `options.library: ${join(dir, "nope", "libfwlib32.so")} does not exist`,
+    ],
     [dir, `options.library: ${dir} is a directory`],
-    [FAKE_FOCAS_INCOMPLETE, `options.library: ${FAKE_FOCAS_INCOMPLETE} lacks the required function cnc_rdalmmsg2`],
+    [
+      FAKE_FOCAS_INCOMPLETE,
+      `options.library: ${FAKE_FOCAS_INCOMPLETE} lacks the required function cnc_rdalmmsg2`,
+    ],
   ];
   try {
     for (const [library, expected] of cases) {
-      const w = new MachineWorker(focasMachine("fanuc-bad", {}, library), { log: new MemoryLog(), workDir: dir });
+      const w = new MachineWorker(focasMachine("fanuc-bad", {}, library), {
+        log: new MemoryLog(),
+        workDir: dir,
+      });
       const out = await w.poll();
       await w.close();
       assert(out.kind === "fail" && out.cause === "driver_error", JSON.stringify(out));

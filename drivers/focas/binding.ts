@@ -11,6 +11,7 @@
  * rather than with the loader's first complaint.
  */
 import {
+  type AlarmMessage,
   decodeAlarmMessages,
   decodeExecProgram,
   decodeLongParam,
@@ -30,7 +31,6 @@ import {
   type SpindleLoad,
   type StatInfo,
   type SysInfo,
-  type AlarmMessage,
 } from "./structs.ts";
 
 const SYMBOLS = {
@@ -84,14 +84,20 @@ export function openFocas(path: string): FocasLibrary {
     throw new Error(`options.library: cannot read ${path}: ${(e as Error).message}`);
   }
   if (info.isDirectory) {
-    throw new Error(`options.library: ${path} is a directory (expected the library file itself, ${LIBRARY_HINT})`);
+    throw new Error(
+      `options.library: ${path} is a directory (expected the library file itself, ${LIBRARY_HINT})`,
+    );
   }
-  if (!info.isFile) throw new Error(`options.library: ${path} is not a regular file (expected ${LIBRARY_HINT})`);
+  if (!info.isFile) {
+    throw new Error(`options.library: ${path} is not a regular file (expected ${LIBRARY_HINT})`);
+  }
   let lib: Lib;
   try {
     lib = Deno.dlopen(path, SYMBOLS);
   } catch (e) {
-    throw new Error(`options.library: cannot load ${path}: ${(e as Error).message} (expected ${LIBRARY_HINT})`);
+    throw new Error(
+      `options.library: cannot load ${path}: ${(e as Error).message} (expected ${LIBRARY_HINT})`,
+    );
   }
   const missing = REQUIRED_SYMBOLS.filter((s) => lib.symbols[s] === null);
   if (missing.length > 0) {

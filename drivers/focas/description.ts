@@ -70,7 +70,8 @@ export const FOCAS: DriverDescription = {
       min: 0,
       max: 3,
       default: 0,
-      description: "log level given to cnc_startupprocess (Linux library; its log is <data_dir>/machines/<id>/focas.log)",
+      description:
+        "log level given to cnc_startupprocess (Linux library; its log is <data_dir>/machines/<id>/focas.log)",
     },
   },
   sampleOptions: { library: "/opt/fanuc/libfwlib32.so", encoding: "latin1" },

@@ -131,7 +131,10 @@ export class Agent {
       this.#supervisors.set(m.id, sup);
       this.#workers.set(
         m.id,
-        new MachineWorker(m, { log: getLog("worker", m.id), workDir: machineWorkDir(config.agent.dataDir, m.id) }),
+        new MachineWorker(m, {
+          log: getLog("worker", m.id),
+          workDir: machineWorkDir(config.agent.dataDir, m.id),
+        }),
       );
     });
     this.#log.info(

@@ -216,7 +216,11 @@ export class MachineWorker {
         await Deno.mkdir(this.#workDir, { recursive: true });
       } catch (e) {
         this.stats.recycles.spawn++;
-        return this.#fail(started, "spawn", `cannot create the machine's folder ${this.#workDir}: ${String(e)}`);
+        return this.#fail(
+          started,
+          "spawn",
+          `cannot create the machine's folder ${this.#workDir}: ${String(e)}`,
+        );
       }
     }
     let proc: WorkerProcess;

@@ -18,7 +18,11 @@ export const FAKE_FOCAS_INCOMPLETE: string = fixtureLibrary("fake_focas_incomple
 export const hex = (b: Uint8Array): string => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 /** Writes the control file into `dir` atomically (the fake re-reads it when it changes). */
-export async function writeControl(dir: string, values: Record<string, string | number>, alarms: string[] = []) {
+export async function writeControl(
+  dir: string,
+  values: Record<string, string | number>,
+  alarms: string[] = [],
+) {
   await Deno.mkdir(dir, { recursive: true });
   const lines = Object.entries(values).map(([k, v]) => `${k}=${v}`);
   for (const a of alarms) lines.push(`alarm_msg=${a}`);
@@ -55,7 +59,11 @@ export function readCalls(dir: string): FakeCall[] {
 }
 
 /** A focas machine on the fake library at 127.0.0.1 (nothing listens: the fake never opens a socket). */
-export function focasMachine(id: string, over: Partial<MachineConfig> = {}, library = FAKE_FOCAS): MachineConfig {
+export function focasMachine(
+  id: string,
+  over: Partial<MachineConfig> = {},
+  library = FAKE_FOCAS,
+): MachineConfig {
   return machine(id, {
     driver: "focas",
     host: "127.0.0.1",
