@@ -7,7 +7,6 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "./assert.ts";
 import {
-  FAKE_FOCAS,
   FAKE_FOCAS_INCOMPLETE,
   FAKE_FOCAS_MINIMAL,
   focasMachine,
@@ -29,7 +28,7 @@ const latin1 = (s: string) => Uint8Array.from([...s].map((ch) => ch.charCodeAt(0
 const SJIS_EMERGENCY = Uint8Array.from([0x94, 0xf1, 0x8f, 0xed, 0x92, 0xe2, 0x8e, 0x7e]); // 非常停止
 
 /** What the fake answers in the field test. */
-export const FIELDS = {
+const FIELDS = {
   hdck: 0,
   tmmode: 0,
   aut: 1,
