@@ -154,3 +154,21 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  { name: "focas driver: EW_NODLL on connect says the library is the wrong kind", ignore },
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "simco-focas-nodll-" });
+    await writeControl(dir, { ...BASE, connect_rc: -15 });
+    const d = createDriver();
+    const ctx = { machineId: "fanuc-nodll", host: "127.0.0.1", port: 8193, timeoutMs: 2000, workDir: dir };
+    try {
+      let err: unknown = null;
+      await d.init({ library: FAKE_FOCAS }, ctx).catch((e) => err = e);
+      assertMatch(String(err), /cnc_allclibhndl3: EW_NODLL \(-15\): .*wrong one for this connection type/);
+    } finally {
+      await d.close?.();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
