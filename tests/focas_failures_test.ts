@@ -7,7 +7,9 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { FAKE_FOCAS, focasMachine, readCalls, writeControl } from "./helpers/focas_fake.ts";
-import { MemoryLog, processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { RecordingLog } from "./helpers/log.ts";
+import { isAlive } from "./helpers/proc.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 import { createDriver } from "../drivers/focas/mod.ts";
 
@@ -35,7 +37,7 @@ async function twoMachines(
   const dirs = [join(root, "bad"), join(root, "good")];
   await writeControl(dirs[0], { ...BASE, ...bad });
   await writeControl(dirs[1], BASE);
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const b = new MachineWorker(focasMachine("fanuc-bad", { timeoutMs: badTimeoutMs }), {
     log,
     workDir: dirs[0],
@@ -71,7 +73,7 @@ Deno.test({
     assert(at >= 1500, `killed after ${at} ms, before the timeout`);
     assertEquals(during.filter((x) => x.kind !== "ok"), []);
     assert(badPid !== null);
-    await waitFor(() => !processAlive(badPid!), 3000, `blocked worker ${badPid} to be gone`);
+    await waitFor(`blocked worker ${badPid} to be gone`, 3000, () => !isAlive(badPid!));
     // The fake really was inside the blocking call.
     assertStringIncludes(
       readCalls(dirs[0]).map((c) => `${c.fn} ${c.extra}`).join("\n"),
@@ -89,7 +91,7 @@ Deno.test({ name: "focas: cnc_rdspeed dereferencing NULL kills only its own work
     const after = await good.poll();
     assert(after.kind === "ok", JSON.stringify(after));
     assertEquals(good.pid, goodPid);
-    assert(processAlive(goodPid!));
+    assert(isAlive(goodPid!));
   });
 });
 
@@ -98,7 +100,7 @@ Deno.test(
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "simco-focas-leak-" });
     await writeControl(dir, { ...BASE, leak_kb: 4096 }); // 4 MiB per call, 9 calls a poll
-    const log = new MemoryLog();
+    const log = new RecordingLog();
     const w = new MachineWorker(focasMachine("fanuc-leak", { maxMemoryMb: 160 }), {
       log,
       workDir: dir,

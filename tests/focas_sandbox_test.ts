@@ -14,7 +14,7 @@ import {
   readCalls,
   writeControl,
 } from "./helpers/focas_fake.ts";
-import { MemoryLog } from "./helpers/sandbox_machines.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 
 const LINUX = Deno.build.os === "linux";
@@ -77,7 +77,7 @@ Deno.test({ name: "focas: every decoded field equals what the fake library answe
   const sjisDir = join(dir, "sjis");
   await writeControl(dir, FIELDS, ALARMS);
   await writeControl(sjisDir, { ...FIELDS, emergency: 1, run: 0, aut: 0 }, [`6,1,0,${hex(SJIS_EMERGENCY)}`]);
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const w = new MachineWorker(focasMachine("fanuc-fields"), { log, workDir: dir });
   const sjisMachine = focasMachine("fanuc-sjis");
   const sjis = new MachineWorker(
@@ -131,7 +131,7 @@ Deno.test(
   async () => {
     const dir = await scratch();
     await writeControl(dir, { ...FIELDS, step: 1 });
-    const w = new MachineWorker(focasMachine("fanuc-50"), { log: new MemoryLog(), workDir: dir });
+    const w = new MachineWorker(focasMachine("fanuc-50"), { log: new RecordingLog(), workDir: dir });
     try {
       const counts: number[] = [];
       let pid: number | null = null;
@@ -167,7 +167,7 @@ Deno.test(
   async () => {
     const dir = await scratch();
     await writeControl(dir, { ...FIELDS, "rc.cnc_rdspmeter": 6, "rc.cnc_exeprgname": 1 });
-    const log = new MemoryLog();
+    const log = new RecordingLog();
     const w = new MachineWorker(focasMachine("fanuc-noopt"), { log, workDir: dir });
     try {
       for (let i = 0; i < 3; i++) {
@@ -200,7 +200,7 @@ Deno.test(
     await Deno.copyFile(FAKE_FOCAS_MINIMAL, lib);
     await writeControl(dir, FIELDS);
     const workDir = join(dir, "machine");
-    const w = new MachineWorker(focasMachine("fanuc-min", {}, lib), { log: new MemoryLog(), workDir });
+    const w = new MachineWorker(focasMachine("fanuc-min", {}, lib), { log: new RecordingLog(), workDir });
     try {
       const m = ok(await w.poll());
       assertEquals([m.part_count, m.spindle_speed, "spindle_load" in m], [812, 12000, false]);
@@ -236,7 +236,7 @@ Deno.test({
   try {
     for (const [library, expected] of cases) {
       const w = new MachineWorker(focasMachine("fanuc-bad", {}, library), {
-        log: new MemoryLog(),
+        log: new RecordingLog(),
         workDir: dir,
       });
       const out = await w.poll();
