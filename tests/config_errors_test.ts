@@ -189,7 +189,9 @@ const CASES: Case[] = [
   {
     name: "machine without driver",
     text: AGENT + `[[machines]]\nid = "m1"\n`,
-    errors: ["machines.toml:3: machines[0].driver: required key is missing (expected one of focas, simulator)"],
+    errors: [
+      "machines.toml:3: machines[0].driver: required key is missing (expected one of focas, simulator)",
+    ],
   },
   {
     name: "unknown driver",

@@ -13,17 +13,6 @@ import type { IdentifiedRecord } from "../../src/record/mod.ts";
 
 export { prng };
 
-/** The metrics of every record of one machine the plant's ingest stored (ingest.db in `dir`), oldest first. */
-export function ingestMetrics(dir: string, machineId: string): Record<string, unknown>[] {
-  const db = new DatabaseSync(join(dir, "ingest.db"), { readOnly: true });
-  try {
-    const rows = db.prepare("SELECT metrics FROM records WHERE machine_id = ? ORDER BY ts").all(machineId);
-    return rows.map((r) => JSON.parse(String((r as { metrics: string }).metrics)));
-  } finally {
-    db.close();
-  }
-}
-
 /** `n` healthy simulator machines `<tag>-1..n`, intervals spread from `minMs` to `maxMs`. */
 export function simMachines(tag: string, n: number, minMs = 100, maxMs = 200): string {
   return Array.from({ length: n }, (_, i) => {
