@@ -4,6 +4,7 @@
  */
 
 import { bufferSuite } from "./buffer_bench.ts";
+import { driversSuite } from "./drivers_bench.ts";
 import { sandboxSuite } from "./sandbox_bench.ts";
 import { uplinkSuite } from "./uplink_bench.ts";
 
@@ -16,7 +17,7 @@ export interface Suite {
 }
 
 /** Every suite, in the order they run. */
-export const SUITES: Suite[] = [bufferSuite, uplinkSuite, sandboxSuite];
+export const SUITES: Suite[] = [bufferSuite, uplinkSuite, sandboxSuite, driversSuite];
 
 if (import.meta.main) {
   const wanted = Deno.args;

@@ -24,7 +24,8 @@ import { MachineWorker } from "../src/sandbox/mod.ts";
 import { DENO_CONFIG, isStandalone, MAIN_MODULE, RUNTIME_FLAGS } from "../src/runtime.ts";
 import { machine as testMachine } from "../tests/helpers/sandbox_machines.ts";
 
-const silent: Log = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
+/** A Log that drops everything. */
+export const silent: Log = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
 
 /** A healthy simulator machine with the bench's timeout and a seed taken from its id. */
 function machine(id: string): MachineConfig {
@@ -34,13 +35,14 @@ function machine(id: string): MachineConfig {
   });
 }
 
-interface Mem {
+/** Resident and proportional set size of one process, MiB. */
+export interface Mem {
   rss: number;
   pss: number;
 }
 
 /** RSS and PSS in MiB of a process (Linux), or null. */
-function smaps(pid: number | "self"): Mem | null {
+export function smaps(pid: number | "self"): Mem | null {
   try {
     const t = Deno.readTextFileSync(`/proc/${pid}/smaps_rollup`);
     const kb = (k: string) => Number(t.match(new RegExp(`^${k}:\\s+(\\d+)`, "m"))?.[1] ?? NaN);
@@ -51,7 +53,7 @@ function smaps(pid: number | "self"): Mem | null {
 }
 
 /** CPU seconds (user + system) a process has used (Linux), or null. */
-function procCpu(pid: number): number | null {
+export function procCpu(pid: number): number | null {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -65,10 +67,13 @@ const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN;
 };
-const f1 = (
+/** One decimal, or n/a. */
+export const f1 = (
   x: number | null | undefined,
 ) => (x === null || x === undefined || Number.isNaN(x) ? "n/a" : x.toFixed(1));
-const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
+/** Sleeps until `performance.now()` reaches `t`. */
+export const sleepUntil = (t: number) =>
+  new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
 async function startLatency(runs: number): Promise<void> {
   const first: number[] = [];

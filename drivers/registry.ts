@@ -9,6 +9,7 @@
  * nothing imports them statically.
  */
 import type { DriverDescription } from "./types.ts";
+import { FOCAS } from "./focas/description.ts";
 import { SIMULATOR } from "./simulator/description.ts";
 
 /** One registered driver. */
@@ -24,6 +25,7 @@ const entry = (description: DriverDescription, module: string): DriverEntry =>
 
 /** Every driver the agent ships, by the name used in `driver = "..."`. */
 export const REGISTRY: Readonly<Record<string, DriverEntry>> = Object.freeze({
+  focas: entry(FOCAS, "./focas/mod.ts"),
   simulator: entry(SIMULATOR, "./simulator/mod.ts"),
 });
 

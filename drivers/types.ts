@@ -57,6 +57,11 @@ export interface DriverContext {
   readonly port: number | null;
   /** Poll timeout in milliseconds; the sandbox kills the worker past it, the driver may use it for I/O. */
   readonly timeoutMs: number;
+  /**
+   * The machine's own scratch folder (`<data_dir>/machines/<machine id>/`, created before the worker starts),
+   * the one place the driver may write: vendor library logs and the like. Null when the host gave none (tests).
+   */
+  readonly workDir: string | null;
 }
 
 /**

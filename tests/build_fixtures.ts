@@ -2,7 +2,8 @@
  * Builds the C test fixtures (fake native libraries called through real FFI) into tests/fixtures/build/.
  * Run by `deno task test` before the suite. Each `tests/fixtures/c/<name>.c` becomes
  * `tests/fixtures/build/lib<name>.so` (Linux) or `<name>.dll` (Windows, with gcc from MinGW on PATH).
- * Rebuilds only when the source is newer than the library.
+ * {@link VARIANTS} lists extra builds of one source with preprocessor flags. Rebuilds only when the source is newer
+ * than the library.
  */
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,6 +11,14 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("./fixtures/", import.meta.url));
 const srcDir = join(root, "c");
 const outDir = join(root, "build");
+
+/** Extra libraries built from one source with `-D` flags: library name -> source file and flags. */
+export const VARIANTS: Readonly<Record<string, { source: string; flags: readonly string[] }>> = {
+  // The fake FOCAS2 library without its optional symbols (cnc_startupprocess, cnc_settimeout, cnc_rdspmeter...).
+  fake_focas_minimal: { source: "fake_focas.c", flags: ["-DFAKE_NO_OPTIONAL"] },
+  // Without a required symbol (cnc_rdalmmsg2): the driver must refuse it, naming the symbol.
+  fake_focas_incomplete: { source: "fake_focas.c", flags: ["-DFAKE_NO_RDALMMSG2"] },
+};
 
 /** Path of the built library for fixture `name` on this OS. */
 export function fixtureLibrary(name: string): string {
@@ -26,19 +35,20 @@ async function mtime(path: string): Promise<number> {
 
 if (import.meta.main) {
   await Deno.mkdir(outDir, { recursive: true });
-  let sources: string[] = [];
+  const sources: string[] = [];
   try {
     for await (const e of Deno.readDir(srcDir)) if (e.isFile && e.name.endsWith(".c")) sources.push(e.name);
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
-  sources = sources.sort();
-  for (const file of sources) {
+  const builds: [string, string, readonly string[]][] = sources.sort().map((f) => [basename(f, ".c"), f, []]);
+  for (const [name, v] of Object.entries(VARIANTS)) builds.push([name, v.source, v.flags]);
+  for (const [name, file, flags] of builds) {
     const src = join(srcDir, file);
-    const out = fixtureLibrary(basename(file, ".c"));
+    const out = fixtureLibrary(name);
     if (await mtime(out) >= await mtime(src)) continue;
     const { code, stderr } = await new Deno.Command("gcc", {
-      args: ["-shared", "-fPIC", "-O1", "-o", out, src],
+      args: ["-shared", "-fPIC", "-O1", ...flags, "-o", out, src],
       stderr: "piped",
     }).output();
     if (code !== 0) {

@@ -189,13 +189,15 @@ const CASES: Case[] = [
   {
     name: "machine without driver",
     text: AGENT + `[[machines]]\nid = "m1"\n`,
-    errors: ["machines.toml:3: machines[0].driver: required key is missing (expected one of simulator)"],
+    errors: [
+      "machines.toml:3: machines[0].driver: required key is missing (expected one of focas, simulator)",
+    ],
   },
   {
     name: "unknown driver",
     text: AGENT + `[[machines]]\nid = "m1"\ndriver = "simulater"\n`,
     errors: [
-      'machines.toml:5: machines[0].driver: unknown driver "simulater"; did you mean "simulator"? (expected one of: simulator)',
+      'machines.toml:5: machines[0].driver: unknown driver "simulater"; did you mean "simulator"? (expected one of: focas, simulator)',
     ],
   },
   {

@@ -7,7 +7,7 @@ import { CncModel } from "./model.ts";
 import { SIMULATOR } from "./description.ts";
 import { SimulatorDriver } from "./mod.ts";
 
-const CTX: DriverContext = { machineId: "sim", host: null, port: null, timeoutMs: 1000 };
+const CTX: DriverContext = { machineId: "sim", host: null, port: null, timeoutMs: 1000, workDir: null };
 
 /** The shared vocabulary (drivers/README.md): allowed values of the enumerated keys. */
 const VOCAB: Record<string, readonly string[]> = {

@@ -27,7 +27,7 @@ import {
   BufferUnavailableError,
   TelemetryBuffer,
 } from "../buffer/mod.ts";
-import { MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
+import { machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
@@ -140,7 +140,13 @@ export class Agent {
         counters: old ? { polls_total: old.polls_total, failures_total: old.failures_total } : undefined,
       });
       this.#supervisors.set(m.id, sup);
-      this.#workers.set(m.id, new MachineWorker(m, { log: getLog("worker", m.id) }));
+      this.#workers.set(
+        m.id,
+        new MachineWorker(m, {
+          log: getLog("worker", m.id),
+          workDir: machineWorkDir(config.agent.dataDir, m.id),
+        }),
+      );
     });
     this.#log.info(
       `agent ${config.agent.id} started: ${config.machines.length} machines, data dir ${config.agent.dataDir}`,

@@ -19,6 +19,7 @@
  * - poll() never throws and polls of one MachineWorker are serialised; different MachineWorkers share
  *   nothing, so a hung or crashing machine never delays another machine's polls.
  */
+import { join } from "node:path";
 import type { MachineConfig } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
 import type { Metrics } from "../record/mod.ts";
@@ -72,6 +73,12 @@ export interface MachineWorkerOptions {
    * `driverModule`, since this process never imports driver code.
    */
   driverDescription?: DriverDescription;
+  /**
+   * The machine's scratch folder (`<data_dir>/machines/<machine id>/`): created (recursively) before each worker
+   * process starts, given to the driver as `ctx.workDir`, and the one folder its Web Worker may write to (vendor
+   * logs). Default: none (`ctx.workDir` null, no write permission).
+   */
+  workDir?: string;
 }
 
 /** Counters for diagnostics and benchmarks. */
@@ -86,6 +93,14 @@ export interface WorkerStats {
 
 const MIB = 1024 * 1024;
 
+/**
+ * The scratch folder of one machine: `<data_dir>/machines/<machine id>/` (an id of dots only, which the config
+ * allows, is prefixed with `_` so that it stays a folder of its own).
+ */
+export function machineWorkDir(dataDir: string, machineId: string): string {
+  return join(dataDir, "machines", /^\.+$/.test(machineId) ? `_${machineId}` : machineId);
+}
+
 /** One machine's sandboxed driver. */
 export class MachineWorker {
   readonly #machine: MachineConfig;
@@ -95,6 +110,7 @@ export class MachineWorker {
   readonly #maxLineBytes: number;
   readonly #driverModule: string | null;
   readonly #driverDescription: DriverDescription | null;
+  readonly #workDir: string | null;
   #proc: WorkerProcess | null = null;
   #retiring: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
@@ -118,6 +134,7 @@ export class MachineWorker {
     this.#maxLineBytes = opts.maxLineBytes ?? MAX_LINE_BYTES;
     this.#driverModule = opts.driverModule ?? null;
     this.#driverDescription = opts.driverDescription ?? null;
+    this.#workDir = opts.workDir ?? null;
   }
 
   /** Process id of the current worker process, or null when none is running. */
@@ -194,6 +211,18 @@ export class MachineWorker {
       return this.#fail(started, "spawn", why);
     }
     if (this.#closed) return this.#fail(started, "spawn", "worker is closed");
+    if (this.#workDir !== null) {
+      try {
+        await Deno.mkdir(this.#workDir, { recursive: true });
+      } catch (e) {
+        this.stats.recycles.spawn++;
+        return this.#fail(
+          started,
+          "spawn",
+          `cannot create the machine's folder ${this.#workDir}: ${String(e)}`,
+        );
+      }
+    }
     let proc: WorkerProcess;
     try {
       proc = WorkerProcess.spawn(this.#machine.id, { log: this.#log, maxLineBytes: this.#maxLineBytes });
@@ -223,8 +252,8 @@ export class MachineWorker {
       driver: m.driver,
       module,
       options: m.options,
-      ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs },
-      permissions: sandboxPermissions(m, desc),
+      ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs, workDir: this.#workDir },
+      permissions: sandboxPermissions(m, desc, this.#workDir),
     }, m.timeoutMs);
     if (init.kind === "reply" && init.reply.type === "ready") {
       this.stats.lastStartMs = performance.now() - spawnedAt;

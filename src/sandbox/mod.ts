@@ -15,6 +15,7 @@
  */
 export {
   type FailureCause,
+  machineWorkDir,
   MachineWorker,
   type MachineWorkerOptions,
   type PollOutcome,

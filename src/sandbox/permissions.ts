@@ -1,7 +1,8 @@
 /**
  * What a driver's Web Worker may touch, derived from the machine's configuration and nothing else:
  * `net` = exactly the machine's `host:port` (network drivers), `ffi` and `read` = exactly the driver's native
- * library file (drivers with `libraryOption`, when the option is set), everything else off. Pure.
+ * library file (drivers with `libraryOption`, when the option is set), `write` = exactly the machine's scratch
+ * folder (when the host gives one), everything else off. Pure.
  */
 import type { MachineConfig } from "../config/types.ts";
 import type { DriverDescription } from "../../drivers/types.ts";
@@ -17,13 +18,15 @@ export function netDescriptor(host: string, port: number): string {
 export function sandboxPermissions(
   machine: Pick<MachineConfig, "host" | "port" | "options">,
   desc: Pick<DriverDescription, "network" | "libraryOption">,
+  workDir: string | null = null,
 ): SandboxPermissions {
   const net = desc.network && machine.host !== null && machine.port !== null
     ? [netDescriptor(machine.host, machine.port)]
     : false;
   const lib = desc.libraryOption ? machine.options[desc.libraryOption] : undefined;
   const files = typeof lib === "string" && lib.length > 0 ? [lib] : false;
-  return { net, read: files, ffi: files };
+  const perms: SandboxPermissions = { net, read: files, ffi: files };
+  return workDir === null ? perms : { ...perms, write: [workDir] };
 }
 
 /** The full Deno permission object for `new Worker(..., { deno: { permissions } })`. */
@@ -34,7 +37,7 @@ export function workerPermissions(p: SandboxPermissions): Deno.PermissionOptions
     ffi: p.ffi === false ? false : [...p.ffi],
     env: false,
     run: false,
-    write: false,
+    write: p.write ? [...p.write] : false,
     sys: false,
     import: false,
   };

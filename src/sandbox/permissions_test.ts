@@ -14,6 +14,13 @@ Deno.test("sandboxPermissions: network drivers get exactly host:port, library dr
     read: false,
     ffi: false,
   });
+  // The machine's scratch folder, when the host gives one, is the one place it may write.
+  assertEquals(
+    sandboxPermissions({ host: null, port: null, options: {} }, { network: false }, "/data/machines/m1")
+      .write,
+    ["/data/machines/m1"],
+  );
+  assertEquals(workerPermissions({ net: false, read: false, ffi: false, write: ["/d/m"] }).write, ["/d/m"]);
   // A library option left unset grants nothing.
   assertEquals(
     sandboxPermissions({ host: "h", port: 1, options: {} }, { network: true, libraryOption: "lib" }).ffi,

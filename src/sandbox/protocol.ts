@@ -32,6 +32,8 @@ export interface SandboxPermissions {
   readonly read: readonly string[] | false;
   /** Native libraries the driver may load through FFI, or false. */
   readonly ffi: readonly string[] | false;
+  /** Folders the driver may write to (its machine's scratch folder), or false. Absent means false. */
+  readonly write?: readonly string[] | false;
 }
 
 /** `init`: create the driver in a sandboxed Web Worker and call its `init`. */
@@ -53,6 +55,8 @@ export interface InitRequest {
     readonly host: string | null;
     readonly port: number | null;
     readonly timeoutMs: number;
+    /** The machine's scratch folder (DriverContext.workDir), or null. */
+    readonly workDir: string | null;
   };
   /** The Web Worker's permissions. */
   readonly permissions: SandboxPermissions;

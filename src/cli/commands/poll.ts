@@ -2,7 +2,7 @@
 import { makeRecord } from "../../record/mod.ts";
 import { setupLogging } from "../../log/mod.ts";
 import { getLog } from "../../log/mod.ts";
-import { MachineWorker } from "../../sandbox/mod.ts";
+import { machineWorkDir, MachineWorker } from "../../sandbox/mod.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
@@ -27,7 +27,10 @@ export const pollCommand: Command = {
     }
     // Only warnings and worse (e.g. the driver's stderr) reach the terminal; stdout carries the record alone.
     await setupLogging({ level: "warning" });
-    const worker = new MachineWorker(machine, { log: getLog("worker", machine.id) });
+    const worker = new MachineWorker(machine, {
+      log: getLog("worker", machine.id),
+      workDir: machineWorkDir(config.agent.dataDir, machine.id),
+    });
     try {
       const outcome = await worker.poll();
       if (outcome.kind === "fail") {
