@@ -1,0 +1,214 @@
+/**
+ * OS confinement of worker processes (src/sandbox/confine), tried from native code: the escape probe driver
+ * calls tests/fixtures/c/sandbox_escape.c, which reads the agent's environment and a file outside its grant,
+ * writes a file, runs system(), forks a sleeping child, connects to a second local port, binds a port and
+ * kills its parent, each straight from C. The "agent" is a stand-in process (tests/helpers/confine_host.ts),
+ * so a kill that works cannot take the test runner with it. With confinement on every attempt fails; with
+ * confinement off the same attempts succeed (so the test can fail). Linux only (Landlock, seccomp, /proc).
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { fixtureLibrary } from "./build_fixtures.ts";
+import { denoScriptArgs } from "./helpers/deno_script.ts";
+import type { ConfineHostArgs } from "./helpers/confine_host.ts";
+import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
+import { readLines } from "../src/sandbox/lines.ts";
+import type { PollOutcome } from "../src/sandbox/mod.ts";
+import { landlockAbi } from "../src/sandbox/confine/landlock.ts";
+import { join } from "node:path";
+
+const linux = Deno.build.os === "linux";
+const fullKernel = linux && landlockAbi() >= 6;
+if (linux && !fullKernel) {
+  console.error("sandbox_confine_test: skipped, this kernel has no Landlock ABI >= 6");
+}
+
+interface HostReport {
+  outcome: PollOutcome | null;
+  pid: number | null;
+  log: string[];
+}
+
+/** A running stand-in agent and everything the escape attempts aim at. */
+interface Scene {
+  host: Deno.ChildProcess;
+  report: HostReport;
+  dir: string;
+  accepted: { own: number; other: number };
+  end(): Promise<Deno.CommandStatus>;
+}
+
+async function scene(mode: ConfineHostArgs["mode"], extra: Record<string, unknown> = {}): Promise<Scene> {
+  const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = { own: 0, other: 0 };
+  const serve = async (l: Deno.Listener, key: "own" | "other") => {
+    for await (const c of l) {
+      accepted[key]++;
+      c.close();
+    }
+  };
+  const servers = [serve(own, "own"), serve(other, "other")];
+  const dir = await Deno.makeTempDir({ prefix: "sandbox_confine_" });
+  await Deno.writeTextFile(join(dir, "secret.txt"), "not for drivers");
+  const needle = `needle-${crypto.randomUUID()}`;
+  const args: ConfineHostArgs = {
+    mode,
+    dataDir: join(dir, "data"),
+    port: (own.addr as Deno.NetAddr).port,
+    options: {
+      library: fixtureLibrary("sandbox_escape"),
+      needle,
+      other_file: join(dir, "secret.txt"),
+      write_file: join(dir, "written.txt"),
+      system_marker: join(dir, "system_marker"),
+      other_port: (other.addr as Deno.NetAddr).port,
+      kill_signal: mode === "off" ? 0 : 9,
+      ...extra,
+    },
+    ...(extra.action === "block" ? { timeoutMs: 600_000 } : {}),
+  };
+  const host = new Deno.Command(Deno.execPath(), {
+    args: denoScriptArgs(new URL("./helpers/confine_host.ts", import.meta.url), JSON.stringify(args)),
+    env: { SIMCO_TEST_NEEDLE: needle },
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = readLines(host.stdout, 1 << 20);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const first = await Promise.race([
+    lines.next(),
+    new Promise<never>((_, reject) =>
+      timer = setTimeout(() => reject(new Error("no report within 60 s")), 60_000)
+    ),
+  ]).finally(() => clearTimeout(timer));
+  assert(!first.done && "line" in first.value, "the host printed no report");
+  const report = JSON.parse(first.value.line) as HostReport;
+  const end = async () => {
+    await host.stdin.close().catch(() => {});
+    const status = await host.status;
+    for await (const _ of lines) { /* drain */ }
+    own.close();
+    other.close();
+    await Promise.all(servers);
+    await Deno.remove(dir, { recursive: true });
+    return status;
+  };
+  return { host, report, dir, accepted, end };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+/** `/proc/<pid>/status` fields. */
+function procStatus(pid: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")) {
+    const i = l.indexOf(":");
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim();
+  }
+  return out;
+}
+
+/** Children of every thread of `pid`. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
+    const text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
+    if (text) out.push(...text.split(" ").map(Number));
+  }
+  return out;
+}
+
+Deno.test({
+  name: "confinement on: every escape from native code fails, the agent is unharmed",
+  ignore: !fullKernel,
+  async fn() {
+    const s = await scene("best_effort");
+    try {
+      const out = s.report.outcome!;
+      assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${s.report.log.join("\n")}`);
+      const m = out.metrics as Record<string, number>;
+      // What the machine needs still works: its own port, its scratch folder (vendor logs).
+      assertEquals({ own_port: m.own_port, scratch_write: m.scratch_write }, {
+        own_port: 0,
+        scratch_write: 0,
+      });
+      const EPERM = -1, EACCES = -13;
+      assertEquals(
+        { ...m, own_port: undefined, scratch_write: undefined, system: m.system < 0 },
+        {
+          own_port: undefined,
+          scratch_write: undefined,
+          read_environ: EACCES,
+          read_file: EACCES,
+          write_file: EACCES,
+          system: true,
+          fork: EPERM,
+          other_port: EACCES,
+          bind: EACCES,
+          kill_parent: EPERM,
+        },
+      );
+      assertEquals(await exists(join(s.dir, "written.txt")), false);
+      assertEquals(await exists(join(s.dir, "system_marker")), false);
+      assertEquals(await exists(join(s.dir, "data", "scratch", "escape", "focas2.log")), true);
+      assertEquals(s.accepted.other, 0);
+      const pid = s.report.pid!;
+      assertEquals(childrenOf(pid), []);
+      const st = procStatus(pid);
+      assertEquals([st.NoNewPrivs, st.Seccomp, st.CapEff], ["1", "2", "0000000000000000"]);
+      assertStringIncludes(s.report.log.join("\n"), "confinement best_effort: no_new_privs");
+      assert(processAlive(s.host.pid), "the stand-in agent must survive its driver");
+    } finally {
+      assertEquals((await s.end()).code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name: "confinement off: the same escapes succeed (the test above can fail)",
+  ignore: !linux,
+  async fn() {
+    const s = await scene("off");
+    let child = 0;
+    try {
+      const out = s.report.outcome!;
+      assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}`);
+      const m = out.metrics as Record<string, number>;
+      child = m.fork;
+      assert(child > 0 && processAlive(child), `fork should have made a live child: ${m.fork}`);
+      assertEquals(m.read_environ, 1, "the agent's environment is readable");
+      assert(m.read_file > 0 && m.bind > 0, JSON.stringify(m));
+      assertEquals([m.write_file, m.system, m.other_port, m.kill_parent], [0, 0, 0, 0]);
+      assertEquals(await exists(join(s.dir, "written.txt")), true);
+      assertEquals(await exists(join(s.dir, "system_marker")), true);
+      await waitFor(() => s.accepted.other >= 1, 5000, "the second port to see a connection");
+    } finally {
+      if (child > 0 && processAlive(child)) Deno.kill(child, "SIGKILL");
+      await s.end();
+    }
+  },
+});
+
+Deno.test({
+  name: "confinement on: SIGKILL of the agent while its worker blocks in a native call leaves no process",
+  ignore: !fullKernel,
+  async fn() {
+    const s = await scene("best_effort", { action: "block" });
+    const pid = s.report.pid!;
+    let tree: number[] = [];
+    try {
+      // Let the poll reach the native call.
+      await new Promise((r) => setTimeout(r, 1000));
+      tree = [pid, ...childrenOf(pid)];
+      s.host.kill("SIGKILL");
+      assertEquals((await s.host.status).signal, "SIGKILL");
+      const killedAt = performance.now();
+      await waitFor(() => tree.every((p) => !processAlive(p)), 1000, `worker ${tree.join(", ")} to end`);
+      assert(performance.now() - killedAt <= 1000);
+    } finally {
+      for (const p of tree) if (processAlive(p)) Deno.kill(p, "SIGKILL");
+      await s.end();
+    }
+  },
+});
