@@ -128,6 +128,7 @@ export class Confiner {
   readonly #o: ConfinerOptions;
   readonly #runtimeRead: string[];
   readonly #warned = new Set<string>();
+  readonly #status = new Map<string, { mode: string; active: string[]; missing: string[] }>();
 
   constructor(opts: ConfinerOptions) {
     this.#o = opts;
@@ -169,6 +170,17 @@ export class Confiner {
       port: perms === null ? machine.port : perms.net === false ? null : machine.port,
       maxMemoryMb: machine.maxMemoryMb,
     });
+  }
+
+  /** The machine's confinement for `status --json` (computed once per machine). */
+  status(machine: MachineConfig): { mode: string; active: string[]; missing: string[] } {
+    let s = this.#status.get(machine.id);
+    if (!s) {
+      const p = this.plan(machine);
+      s = { mode: p.mode, active: [...p.active], missing: [...p.missing] };
+      this.#status.set(machine.id, s);
+    }
+    return s;
   }
 
   /** Logs each machine's protections once (agent start), and one warning for what is not enforced. */
