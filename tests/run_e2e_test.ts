@@ -61,7 +61,9 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
       // Default confinement; on Linux at least no_new_privs and the rlimits are always possible.
       assertEquals(Object.keys(m.confinement), ["mode", "active", "missing"]);
       assertEquals(m.confinement.mode, "best_effort");
-      if (Deno.build.os === "linux") assert(m.confinement.active.includes("no_new_privs"), m.confinement.active);
+      if (Deno.build.os === "linux") {
+        assert(m.confinement.active.includes("no_new_privs"), m.confinement.active);
+      }
     }
     const human = await runCli(["status", "--config", plant.config], { env: plant.env });
     assertMatch(human.stdout, new RegExp(`^agent e2e: running \\(pid ${agent.pid}\\)`));

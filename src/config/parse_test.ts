@@ -106,8 +106,11 @@ Deno.test("[agent] confinement and worker_user: values are taken, wrong ones nam
   );
   assert(r.ok, JSON.stringify(r));
   assertEquals([r.config.agent.confinement, r.config.agent.workerUser], ["strict", "simco"]);
-  assertEquals(problems(VALID.replace('id = "plant1-cell3"', 'id = "a"\nconfinement = "yes"\nworker_user = "a b"')), [
-    'machines.toml:4: agent.confinement: expected one of "strict", "best_effort", "off", got "yes"',
-    'machines.toml:5: agent.worker_user: expected a user name or numeric uid, got "a b"',
-  ]);
+  assertEquals(
+    problems(VALID.replace('id = "plant1-cell3"', 'id = "a"\nconfinement = "yes"\nworker_user = "a b"')),
+    [
+      'machines.toml:4: agent.confinement: expected one of "strict", "best_effort", "off", got "yes"',
+      'machines.toml:5: agent.worker_user: expected a user name or numeric uid, got "a b"',
+    ],
+  );
 });

@@ -188,7 +188,9 @@ export function formatStatus(s: StatusJson): string {
     const c = m.confinement;
     const text = c.mode === "off"
       ? "off"
-      : `${c.mode}: ${c.active.join(", ") || "nothing"}${c.missing.length ? `; not enforced: ${c.missing.join("; ")}` : ""}`;
+      : `${c.mode}: ${c.active.join(", ") || "nothing"}${
+        c.missing.length ? `; not enforced: ${c.missing.join("; ")}` : ""
+      }`;
     confinement.set(text, [...confinement.get(text) ?? [], m.id]);
   }
   const confinementLines = [...confinement].map(([text, ids]) =>
