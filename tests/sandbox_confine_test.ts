@@ -37,7 +37,19 @@ interface Scene {
   end(): Promise<Deno.CommandStatus>;
 }
 
-async function scene(mode: ConfineHostArgs["mode"], extra: Record<string, unknown> = {}): Promise<Scene> {
+/** How the stand-in agent is started: its Deno executable and environment (default: the test runner's). */
+interface HostSetup {
+  execPath?: string;
+  env?: Record<string, string>;
+  /** Prepares the temp folder before the host starts. */
+  prepare?: (dir: string) => Promise<void>;
+}
+
+async function scene(
+  mode: ConfineHostArgs["mode"],
+  extra: Record<string, unknown> = {},
+  setup: HostSetup = {},
+): Promise<Scene> {
   const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const accepted = { own: 0, other: 0 };
@@ -50,6 +62,7 @@ async function scene(mode: ConfineHostArgs["mode"], extra: Record<string, unknow
   const servers = [serve(own, "own"), serve(other, "other")];
   const dir = await Deno.makeTempDir({ prefix: "sandbox_confine_" });
   await Deno.writeTextFile(join(dir, "secret.txt"), "not for drivers");
+  await setup.prepare?.(dir);
   const needle = `needle-${crypto.randomUUID()}`;
   const args: ConfineHostArgs = {
     mode,
@@ -67,9 +80,9 @@ async function scene(mode: ConfineHostArgs["mode"], extra: Record<string, unknow
     },
     ...(extra.action === "block" ? { timeoutMs: 600_000 } : {}),
   };
-  const host = new Deno.Command(Deno.execPath(), {
+  const host = new Deno.Command(setup.execPath ?? Deno.execPath(), {
     args: denoScriptArgs(new URL("./helpers/confine_host.ts", import.meta.url), JSON.stringify(args)),
-    env: { SIMCO_TEST_NEEDLE: needle },
+    env: { SIMCO_TEST_NEEDLE: needle, ...setup.env },
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -119,6 +132,35 @@ function childrenOf(pid: number): number[] {
   return out;
 }
 
+/** The escape report of a confined worker: its own port and scratch folder work, every escape failed. */
+async function assertAllEscapesFail(s: Scene, m: Record<string, number>): Promise<void> {
+  // What the machine needs still works: its own port, its scratch folder (vendor logs).
+  assertEquals({ own_port: m.own_port, scratch_write: m.scratch_write }, {
+    own_port: 0,
+    scratch_write: 0,
+  });
+  const EPERM = -1, EACCES = -13;
+  assertEquals(
+    { ...m, own_port: undefined, scratch_write: undefined, system: m.system < 0 },
+    {
+      own_port: undefined,
+      scratch_write: undefined,
+      read_environ: EACCES,
+      read_file: EACCES,
+      write_file: EACCES,
+      system: true,
+      fork: EPERM,
+      other_port: EACCES,
+      bind: EACCES,
+      kill_parent: EPERM,
+    },
+  );
+  assertEquals(await exists(join(s.dir, "written.txt")), false);
+  assertEquals(await exists(join(s.dir, "system_marker")), false);
+  assertEquals(await exists(join(s.dir, "data", "scratch", "escape", "focas2.log")), true);
+  assertEquals(s.accepted.other, 0);
+}
+
 Deno.test({
   name: "confinement on: every escape from native code fails, the agent is unharmed",
   ignore: !fullKernel,
@@ -127,32 +169,7 @@ Deno.test({
     try {
       const out = s.report.outcome!;
       assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${s.report.log.join("\n")}`);
-      const m = out.metrics as Record<string, number>;
-      // What the machine needs still works: its own port, its scratch folder (vendor logs).
-      assertEquals({ own_port: m.own_port, scratch_write: m.scratch_write }, {
-        own_port: 0,
-        scratch_write: 0,
-      });
-      const EPERM = -1, EACCES = -13;
-      assertEquals(
-        { ...m, own_port: undefined, scratch_write: undefined, system: m.system < 0 },
-        {
-          own_port: undefined,
-          scratch_write: undefined,
-          read_environ: EACCES,
-          read_file: EACCES,
-          write_file: EACCES,
-          system: true,
-          fork: EPERM,
-          other_port: EACCES,
-          bind: EACCES,
-          kill_parent: EPERM,
-        },
-      );
-      assertEquals(await exists(join(s.dir, "written.txt")), false);
-      assertEquals(await exists(join(s.dir, "system_marker")), false);
-      assertEquals(await exists(join(s.dir, "data", "scratch", "escape", "focas2.log")), true);
-      assertEquals(s.accepted.other, 0);
+      await assertAllEscapesFail(s, out.metrics as Record<string, number>);
       const pid = s.report.pid!;
       assertEquals(childrenOf(pid), []);
       const st = procStatus(pid);
@@ -209,6 +226,74 @@ Deno.test({
     } finally {
       for (const p of tree) if (processAlive(p)) Deno.kill(p, "SIGKILL");
       await s.end();
+    }
+  },
+});
+
+const isRoot = linux && Deno.uid() === 0;
+
+Deno.test({
+  name:
+    "confinement as root: the worker runs as worker_user (nobody) without capabilities when it can read the runtime",
+  ignore: !fullKernel || !isRoot,
+  async fn() {
+    // The runtime must be readable by nobody: a link (or copy) of the Deno executable and a copy of DENO_DIR in
+    // a world-readable folder, as an installation outside root's home would have them.
+    const runtime = await Deno.makeTempDir({ prefix: "sandbox_confine_runtime_" });
+    try {
+      await Deno.chmod(runtime, 0o755);
+      const deno = join(runtime, "deno");
+      await Deno.link(Deno.execPath(), deno).catch(() => Deno.copyFile(Deno.execPath(), deno));
+      const denoDir = join(runtime, "deno_dir");
+      const info = JSON.parse(new TextDecoder().decode(
+        (await new Deno.Command(Deno.execPath(), { args: ["info", "--json"], stdout: "piped" }).output())
+          .stdout,
+      ));
+      const cp = await new Deno.Command("cp", { args: ["-a", info.denoDir, denoDir] }).output();
+      assert(cp.success, "cp of DENO_DIR failed");
+      const s = await scene("strict", {}, {
+        execPath: deno,
+        env: { DENO_DIR: denoDir },
+        prepare: (dir) => Deno.chmod(dir, 0o755),
+      });
+      try {
+        const out = s.report.outcome!;
+        assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${s.report.log.join("\n")}`);
+        await assertAllEscapesFail(s, out.metrics as Record<string, number>);
+        const st = procStatus(s.report.pid!);
+        assertEquals([st.Uid, st.Gid, st.CapEff, st.CapBnd, st.Groups], [
+          "65534\t65534\t65534\t65534",
+          "65534\t65534\t65534\t65534",
+          "0000000000000000",
+          "0000000000000000",
+          "",
+        ]);
+        assertStringIncludes(s.report.log.join("\n"), "uid_drop");
+      } finally {
+        assertEquals((await s.end()).code, 0);
+      }
+    } finally {
+      await Deno.remove(runtime, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "confinement strict as root: a runtime the worker user cannot read refuses the worker, saying what to fix",
+  ignore: !fullKernel || !isRoot || !Deno.execPath().startsWith("/root/"),
+  async fn() {
+    const s = await scene("strict");
+    try {
+      const out = s.report.outcome!;
+      assert(out.kind === "fail" && out.cause === "spawn", JSON.stringify(out));
+      assertStringIncludes(
+        out.message,
+        'machine escape: confinement = "strict" but uid drop: /root is mode 07',
+      );
+      assertEquals(s.report.pid, null);
+    } finally {
+      assertEquals((await s.end()).code, 0);
     }
   },
 });

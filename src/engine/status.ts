@@ -9,6 +9,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { MachineSnapshot } from "./supervisor.ts";
+import { describePlan } from "../sandbox/confine/plan.ts";
 
 /** Machine fields of `status --json` (names fixed; more may be added, none renamed): the supervisor's snapshot
  * plus the driver name. */
@@ -185,12 +186,7 @@ export function formatStatus(s: StatusJson): string {
   const confinement = new Map<string, string[]>();
   for (const m of s.machines) {
     if (!m.confinement) continue;
-    const c = m.confinement;
-    const text = c.mode === "off"
-      ? "off"
-      : `${c.mode}: ${c.active.join(", ") || "nothing"}${
-        c.missing.length ? `; not enforced: ${c.missing.join("; ")}` : ""
-      }`;
+    const text = describePlan(m.confinement);
     confinement.set(text, [...confinement.get(text) ?? [], m.id]);
   }
   const confinementLines = [...confinement].map(([text, ids]) =>

@@ -45,11 +45,10 @@ if (import.meta.main) {
     confiner,
     startTimeoutMs: 20_000,
   });
-  const polled = w.poll();
+  let settled = false;
+  const polled = w.poll().finally(() => settled = true);
   // A hanging driver never answers: report the pid as soon as the worker runs.
-  while (w.pid === null && !(await Promise.race([polled.then(() => true), Promise.resolve(false)]))) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  while (w.pid === null && !settled) await new Promise((r) => setTimeout(r, 10));
   const outcome = a.timeoutMs === undefined ? await polled : null;
   console.log(JSON.stringify({ outcome, pid: w.pid, log: log.lines }));
   for await (const _ of readLines(Deno.stdin.readable, 4096)) { /* any input is ignored; EOF ends */ }

@@ -105,7 +105,7 @@ function runtimeRead(): string[] {
 }
 
 /** Probes the running kernel and user (Linux), once per agent. */
-export function probeHost(workerUser: string): HostFacts {
+export function probeHost(workerUser: string, dataDir: string): HostFacts {
   const os = Deno.build.os === "linux" ? "linux" : Deno.build.os === "windows" ? "windows" : "other";
   if (os !== "linux") return { os, landlockAbi: 0, seccomp: false, euid: null, workerUser: null };
   const euid = libc().geteuid();
@@ -115,7 +115,7 @@ export function probeHost(workerUser: string): HostFacts {
     if (u === null) user = { name: workerUser, problem: `user "${workerUser}" is not in /etc/passwd` };
     else if (u.uid === 0) user = { name: workerUser, problem: `user "${workerUser}" is root` };
     else {
-      const problem = unreadableBy(runtimeRead(), u.uid, u.gid);
+      const problem = unreadableBy([...runtimeRead(), dataDir], u.uid, u.gid);
       user = problem ? { name: workerUser, problem } : { name: workerUser, uid: u.uid, gid: u.gid };
     }
   }
@@ -134,7 +134,7 @@ export class Confiner {
     this.#o = opts;
     this.facts = opts.mode === "off"
       ? { os: "other", landlockAbi: 0, seccomp: false, euid: null, workerUser: null }
-      : opts.facts ?? probeHost(opts.workerUser);
+      : opts.facts ?? probeHost(opts.workerUser, opts.dataDir);
     this.#runtimeRead = opts.mode === "off" || this.facts.os !== "linux" ? [] : runtimeRead();
   }
 

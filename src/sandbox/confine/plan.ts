@@ -175,8 +175,10 @@ function finish(i: PlanInput, active: Protection[], missing: string[], linux: Li
   return { mode: i.mode, active, missing, refuse, linux };
 }
 
-/** One line for the log: `best_effort: no_new_privs, ...; not enforced: ...`. */
-export function describePlan(p: MachinePlan): string {
+/** One line for the log and `status`: `best_effort: no_new_privs, ...; not enforced: ...`. */
+export function describePlan(
+  p: { readonly mode: string; readonly active: readonly string[]; readonly missing: readonly string[] },
+): string {
   if (p.mode === "off") return "off (no OS confinement)";
   const on = p.active.length ? p.active.join(", ") : "nothing";
   return `${p.mode}: ${on}${p.missing.length ? `; not enforced: ${p.missing.join("; ")}` : ""}`;
