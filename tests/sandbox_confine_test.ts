@@ -39,6 +39,8 @@ interface Scene {
 
 /** How the stand-in agent is started: its Deno executable and environment (default: the test runner's). */
 interface HostSetup {
+  /** Launch through the worker command itself (the compiled binary's way). */
+  selfLaunch?: boolean;
   execPath?: string;
   env?: Record<string, string>;
   /** Prepares the temp folder before the host starts. */
@@ -79,6 +81,7 @@ async function scene(
       ...extra,
     },
     ...(extra.action === "block" ? { timeoutMs: 600_000 } : {}),
+    selfLaunch: setup.selfLaunch,
   };
   const host = new Deno.Command(setup.execPath ?? Deno.execPath(), {
     args: denoScriptArgs(new URL("./helpers/confine_host.ts", import.meta.url), JSON.stringify(args)),
@@ -176,6 +179,23 @@ Deno.test({
       assertEquals([st.NoNewPrivs, st.Seccomp, st.CapEff], ["1", "2", "0000000000000000"]);
       assertStringIncludes(s.report.log.join("\n"), "confinement best_effort: no_new_privs");
       assert(processAlive(s.host.pid), "the stand-in agent must survive its driver");
+    } finally {
+      assertEquals((await s.end()).code, 0);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "confinement on, launched the compiled binary's way (the worker command confines and re-execs itself)",
+  ignore: !fullKernel,
+  async fn() {
+    const s = await scene("best_effort", {}, { selfLaunch: true });
+    try {
+      const out = s.report.outcome!;
+      assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${s.report.log.join("\n")}`);
+      await assertAllEscapesFail(s, out.metrics as Record<string, number>);
+      assertEquals(procStatus(s.report.pid!).Seccomp, "2");
     } finally {
       assertEquals((await s.end()).code, 0);
     }

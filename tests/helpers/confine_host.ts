@@ -20,8 +20,10 @@ export interface ConfineHostArgs {
   options: Record<string, unknown>;
   /** URL of the driver module; default the escape probe. */
   module?: string;
-  /** Machine overrides (e.g. options.behaviour for a hang). */
+  /** Poll timeout; when set, the host reports as soon as the worker runs instead of waiting for the poll. */
   timeoutMs?: number;
+  /** Confiner test hook: launch through the worker command itself, as the compiled binary does. */
+  selfLaunch?: boolean;
 }
 
 /** URL of the escape probe driver. */
@@ -30,7 +32,13 @@ export const ESCAPE_MODULE: string = new URL("../drivers/escape_probe.ts", impor
 if (import.meta.main) {
   const a = JSON.parse(Deno.args[0]) as ConfineHostArgs;
   const log = new MemoryLog();
-  const confiner = new Confiner({ mode: a.mode, workerUser: "nobody", dataDir: a.dataDir, log });
+  const confiner = new Confiner({
+    mode: a.mode,
+    workerUser: "nobody",
+    dataDir: a.dataDir,
+    log,
+    selfLaunch: a.selfLaunch,
+  });
   const m = machine("escape", {
     driver: "__escape_probe",
     host: "127.0.0.1",

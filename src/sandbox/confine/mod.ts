@@ -35,6 +35,11 @@ export interface ConfinerOptions {
   readonly log?: Log;
   /** Probe results to use instead of the real kernel (tests). */
   readonly facts?: HostFacts;
+  /**
+   * Test hook: the launcher step runs the worker command itself (as the compiled binary does) instead of the
+   * bare launcher module used from source.
+   */
+  readonly selfLaunch?: boolean;
 }
 
 /** A worker command line after confinement. */
@@ -190,11 +195,7 @@ export class Confiner {
     for (const m of machines) {
       const p = this.plan(m);
       log.info(`machine ${m.id}: confinement ${describePlan(p)}`, { machine: m.id });
-      for (const miss of p.missing) {
-        if (this.#warned.has(miss)) continue;
-        this.#warned.add(miss);
-        log.warn(`confinement ${p.mode}: not enforced: ${miss}`);
-      }
+      for (const miss of p.missing) this.#warnOnce(`confinement ${p.mode}: not enforced: ${miss}`);
     }
   }
 
@@ -218,7 +219,7 @@ export class Confiner {
       return {
         ...none,
         cwd: scratch,
-        afterSpawn: (c) => assignJobObject(c.pid, machine.maxMemoryMb, plan.mode),
+        afterSpawn: (c) => this.#job(c, machine, plan),
       };
     }
     if (!plan.linux) return { ...none, cwd: scratch };
@@ -226,11 +227,29 @@ export class Confiner {
     const argv = [self.cmd, ...self.args];
     const linux = { ...plan.linux, argv };
     // From source, the launcher is a bare module (one cheap Deno start); the binary launches itself.
-    const launcher = isStandalone() ? self : {
+    const launcher = (this.#o.selfLaunch ?? isStandalone()) ? self : {
       cmd: self.cmd,
       args: ["run", "-A", "--no-config", "--no-lock", "--no-prompt", "--quiet", launcherPath()],
     };
     return { ...launcher, env: { [PLAN_ENV]: JSON.stringify(linux) }, cwd: scratch, afterSpawn: () => {} };
+  }
+
+  /** Windows: the worker's Job object; closed once the worker has exited. */
+  #job(child: Deno.ChildProcess, machine: MachineConfig, plan: MachinePlan): void {
+    try {
+      const close = assignJobObject(child.pid, machine.maxMemoryMb);
+      child.status.finally(close);
+    } catch (e) {
+      const msg = `machine ${machine.id}: job object: ${(e as Error).message}`;
+      if (plan.mode === "strict") throw new Error(`${msg} (confinement = "strict")`);
+      this.#warnOnce(`${msg}; the worker runs without it (best_effort)`);
+    }
+  }
+
+  #warnOnce(msg: string): void {
+    if (this.#warned.has(msg)) return;
+    this.#warned.add(msg);
+    this.#o.log?.warn(msg);
   }
 }
 
