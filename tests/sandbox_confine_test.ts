@@ -10,8 +10,9 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 import type { ConfineHostArgs } from "./helpers/confine_host.ts";
-import { processAlive, waitFor } from "./helpers/sandbox_machines.ts";
-import { readLines } from "../src/sandbox/lines.ts";
+import { childPids, isAlive as processAlive } from "./helpers/proc.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { readLines } from "../src/sandbox/line_framing.ts";
 import type { PollOutcome } from "../src/sandbox/mod.ts";
 import { landlockAbi } from "../src/sandbox/confine/landlock.ts";
 import { join } from "node:path";
@@ -86,6 +87,8 @@ async function scene(
   const host = new Deno.Command(setup.execPath ?? Deno.execPath(), {
     args: denoScriptArgs(new URL("./helpers/confine_host.ts", import.meta.url), JSON.stringify(args)),
     env: { SIMCO_TEST_NEEDLE: needle, ...setup.env },
+    // Unconfined, the probe's "scratch" write lands in the worker's inherited working folder: this one.
+    cwd: dir,
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
@@ -121,16 +124,6 @@ function procStatus(pid: number): Record<string, string> {
   for (const l of Deno.readTextFileSync(`/proc/${pid}/status`).split("\n")) {
     const i = l.indexOf(":");
     if (i > 0) out[l.slice(0, i)] = l.slice(i + 1).trim();
-  }
-  return out;
-}
-
-/** Children of every thread of `pid`. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const t of Deno.readDirSync(`/proc/${pid}/task`)) {
-    const text = Deno.readTextFileSync(`/proc/${pid}/task/${t.name}/children`).trim();
-    if (text) out.push(...text.split(" ").map(Number));
   }
   return out;
 }
@@ -174,7 +167,7 @@ Deno.test({
       assert(out.kind === "ok", `poll failed: ${JSON.stringify(out)}\n${s.report.log.join("\n")}`);
       await assertAllEscapesFail(s, out.metrics as Record<string, number>);
       const pid = s.report.pid!;
-      assertEquals(childrenOf(pid), []);
+      assertEquals(childPids(pid), []);
       const st = procStatus(pid);
       assertEquals([st.NoNewPrivs, st.Seccomp, st.CapEff], ["1", "2", "0000000000000000"]);
       assertStringIncludes(s.report.log.join("\n"), "confinement best_effort: no_new_privs");
@@ -219,7 +212,7 @@ Deno.test({
       assertEquals([m.write_file, m.system, m.other_port, m.kill_parent], [0, 0, 0, 0]);
       assertEquals(await exists(join(s.dir, "written.txt")), true);
       assertEquals(await exists(join(s.dir, "system_marker")), true);
-      await waitFor(() => s.accepted.other >= 1, 5000, "the second port to see a connection");
+      await waitFor("the second port to see a connection", 5000, () => s.accepted.other >= 1);
     } finally {
       if (child > 0 && processAlive(child)) Deno.kill(child, "SIGKILL");
       await s.end();
@@ -237,11 +230,11 @@ Deno.test({
     try {
       // Let the poll reach the native call.
       await new Promise((r) => setTimeout(r, 1000));
-      tree = [pid, ...childrenOf(pid)];
+      tree = [pid, ...childPids(pid)];
       s.host.kill("SIGKILL");
       assertEquals((await s.host.status).signal, "SIGKILL");
       const killedAt = performance.now();
-      await waitFor(() => tree.every((p) => !processAlive(p)), 1000, `worker ${tree.join(", ")} to end`);
+      await waitFor(`worker ${tree.join(", ")} to end`, 1000, () => tree.every((p) => !processAlive(p)), 10);
       assert(performance.now() - killedAt <= 1000);
     } finally {
       for (const p of tree) if (processAlive(p)) Deno.kill(p, "SIGKILL");

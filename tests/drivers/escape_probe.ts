@@ -8,7 +8,8 @@
 import type { Driver, DriverContext, DriverDescription } from "../../drivers/types.ts";
 import type { Metrics } from "../../src/record/mod.ts";
 
-const DESCRIPTION: DriverDescription = {
+/** The escape probe's description (the agent never imports driver code: tests pass it along). */
+export const ESCAPE_DESCRIPTION: DriverDescription = {
   name: "__escape_probe",
   summary: "test driver: tries to escape the OS confinement from native code",
   network: true,
@@ -45,7 +46,7 @@ class EscapeDriver implements Driver {
   #port = 0;
 
   describe(): DriverDescription {
-    return DESCRIPTION;
+    return ESCAPE_DESCRIPTION;
   }
 
   init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): Promise<void> {

@@ -9,8 +9,10 @@
  */
 import { type ConfinementMode, Confiner } from "../../src/sandbox/confine/mod.ts";
 import { MachineWorker } from "../../src/sandbox/mod.ts";
-import { readLines } from "../../src/sandbox/lines.ts";
-import { machine, MemoryLog } from "./sandbox_machines.ts";
+import { readLines } from "../../src/sandbox/line_framing.ts";
+import { machine } from "./sandbox_machines.ts";
+import { RecordingLog } from "./log.ts";
+import { ESCAPE_DESCRIPTION } from "../drivers/escape_probe.ts";
 
 /** What the test passes as the only argument (JSON). */
 export interface ConfineHostArgs {
@@ -18,8 +20,6 @@ export interface ConfineHostArgs {
   dataDir: string;
   port: number;
   options: Record<string, unknown>;
-  /** URL of the driver module; default the escape probe. */
-  module?: string;
   /** Poll timeout; when set, the host reports as soon as the worker runs instead of waiting for the poll. */
   timeoutMs?: number;
   /** Confiner test hook: launch through the worker command itself, as the compiled binary does. */
@@ -31,7 +31,7 @@ export const ESCAPE_MODULE: string = new URL("../drivers/escape_probe.ts", impor
 
 if (import.meta.main) {
   const a = JSON.parse(Deno.args[0]) as ConfineHostArgs;
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const confiner = new Confiner({
     mode: a.mode,
     workerUser: "nobody",
@@ -49,7 +49,8 @@ if (import.meta.main) {
   confiner.logPlans([m]);
   const w = new MachineWorker(m, {
     log,
-    driverModule: a.module ?? ESCAPE_MODULE,
+    driverModule: ESCAPE_MODULE,
+    driverDescription: ESCAPE_DESCRIPTION,
     confiner,
     startTimeoutMs: 20_000,
   });
