@@ -229,7 +229,19 @@ export class Confiner {
     // From source, the launcher is a bare module (one cheap Deno start); the binary launches itself.
     const launcher = (this.#o.selfLaunch ?? isStandalone()) ? self : {
       cmd: self.cmd,
-      args: ["run", "-A", "--no-config", "--no-lock", "--no-prompt", "--quiet", launcherPath()],
+      // The worker's own arguments too (ignored by the launcher): `ps` and /proc show which machine it is.
+      args: [
+        "run",
+        "-A",
+        "--no-config",
+        "--no-lock",
+        "--no-prompt",
+        "--quiet",
+        launcherPath(),
+        "__worker",
+        "--machine",
+        machine.id,
+      ],
     };
     return { ...launcher, env: { [PLAN_ENV]: JSON.stringify(linux) }, cwd: scratch, afterSpawn: () => {} };
   }
