@@ -29,6 +29,7 @@ const SYS_SETGROUPS = 116;
 const SYS_CAPSET = 126;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 const RLIMIT = { DATA: 2, CORE: 4, NOFILE: 7 } as const;
+const O_PATH = 0o10000000;
 
 class ConfineError extends Error {}
 
@@ -82,6 +83,17 @@ function dropPrivileges(plan: LinuxPlan): void {
   }
 }
 
+/**
+ * Keeps `/proc/<own pid>` in the dentry cache for the life of the process: an O_PATH descriptor without
+ * O_CLOEXEC, inherited by the exec'd worker and never closed. Landlock's rule holds the inode it was given,
+ * but procfs makes a new inode whenever the dentry is looked up afresh (after memory pressure evicted it);
+ * without the pin, the worker then loses `/proc/self` (measured: with `echo 2 > /proc/sys/vm/drop_caches`,
+ * `Deno.memoryUsage().rss` became unreadable and the memory cap stopped working).
+ */
+function pinProcDir(): void {
+  sys(2, /* open */ Deno.UnsafePointer.of(cstr(`/proc/${Deno.pid}`)), O_PATH);
+}
+
 function launch(plan: LinuxPlan): never {
   check(plan, "prctl(PR_SET_NO_NEW_PRIVS)", prctl(PR_SET_NO_NEW_PRIVS, 1));
   check(plan, "setrlimit(RLIMIT_CORE)", setrlimit(RLIMIT.CORE, plan.rlimits.core));
@@ -92,6 +104,7 @@ function launch(plan: LinuxPlan): never {
   if (plan.landlock) {
     const ll = plan.landlock;
     const read = ll.read.map((p) => p === "/proc/self" ? `/proc/${Deno.pid}` : p);
+    pinProcDir();
     try {
       applyLandlock(ll.abi, { read, write: ll.write, connectPorts: ll.connectPorts });
     } catch (e) {
