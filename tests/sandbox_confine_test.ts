@@ -157,7 +157,7 @@ async function assertAllEscapesFail(s: Scene, m: Record<string, number>): Promis
   );
   assertEquals(await exists(join(s.dir, "written.txt")), false);
   assertEquals(await exists(join(s.dir, "system_marker")), false);
-  assertEquals(await exists(join(s.dir, "data", "scratch", "escape", "focas2.log")), true);
+  assertEquals(await exists(join(s.dir, "data", "machines", "escape", "focas2.log")), true);
   assertEquals(s.accepted.other, 0);
 }
 

@@ -8,7 +8,7 @@
  * Run: deno run -A --unstable-worker-options tests/helpers/confine_host.ts '{"mode":..., "dataDir":..., ...}'
  */
 import { type ConfinementMode, Confiner } from "../../src/sandbox/confine/mod.ts";
-import { MachineWorker } from "../../src/sandbox/mod.ts";
+import { machineWorkDir, MachineWorker } from "../../src/sandbox/mod.ts";
 import { readLines } from "../../src/sandbox/line_framing.ts";
 import { machine } from "./sandbox_machines.ts";
 import { RecordingLog } from "./log.ts";
@@ -52,6 +52,7 @@ if (import.meta.main) {
     driverModule: ESCAPE_MODULE,
     driverDescription: ESCAPE_DESCRIPTION,
     confiner,
+    workDir: machineWorkDir(a.dataDir, m.id),
     startTimeoutMs: 20_000,
   });
   let settled = false;

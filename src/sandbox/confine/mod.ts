@@ -9,6 +9,7 @@ import type { MachineConfig } from "../../config/types.ts";
 import type { Log } from "../../log/mod.ts";
 import { DENO_CONFIG, isStandalone, MAIN_MODULE } from "../../runtime.ts";
 import type { SandboxPermissions } from "../protocol.ts";
+import { machineWorkDir } from "../machine_worker.ts";
 import { landlockAbi } from "./landlock.ts";
 import { libc } from "./libc.ts";
 import {
@@ -30,7 +31,10 @@ export interface ConfinerOptions {
   readonly mode: ConfinementMode;
   /** `[agent] worker_user` (name or numeric uid); used when the agent runs as root. */
   readonly workerUser: string;
-  /** The agent's data dir: scratch folders are `<dataDir>/scratch/<machine id>`. */
+  /**
+   * The agent's data dir: a machine's scratch folder is the MachineWorker's `workDir` (the write grant in its
+   * permissions), by default `<dataDir>/machines/<machine id>/` as the agent sets it.
+   */
   readonly dataDir: string;
   readonly log?: Log;
   /** Probe results to use instead of the real kernel (tests). */
@@ -149,8 +153,9 @@ export class Confiner {
   }
 
   /** Scratch folder of a machine (the worker's cwd; the only place it may write). */
-  scratch(machineId: string): string {
-    return `${this.#o.dataDir}/scratch/${machineId}`;
+  scratch(machine: MachineConfig, perms: SandboxPermissions | null = null): string {
+    const granted = perms?.write ? perms.write[0] : undefined;
+    return granted ?? machineWorkDir(this.#o.dataDir, machine.id);
   }
 
   /** The plan of one machine (what status and the log show). */
@@ -171,7 +176,7 @@ export class Confiner {
       agentPid: Deno.pid,
       argv: [],
       read,
-      scratch: this.scratch(machine.id),
+      scratch: this.scratch(machine, perms),
       port: perms === null ? machine.port : perms.net === false ? null : machine.port,
       maxMemoryMb: machine.maxMemoryMb,
     });
@@ -213,7 +218,7 @@ export class Confiner {
     const none = { ...self, env: {}, cwd: undefined, afterSpawn: () => {} };
     if (plan.refuse) throw new Error(plan.refuse);
     if (plan.mode === "off") return none;
-    const scratch = this.scratch(machine.id);
+    const scratch = this.scratch(machine, perms);
     Deno.mkdirSync(scratch, { recursive: true, mode: 0o700 });
     if (this.facts.os === "windows") {
       return {
