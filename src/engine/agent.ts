@@ -27,8 +27,7 @@ import {
   BufferUnavailableError,
   TelemetryBuffer,
 } from "../buffer/mod.ts";
-import { machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
-import { Confiner } from "../sandbox/confine/mod.ts";
+import { Confiner, machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
