@@ -12,6 +12,9 @@
  *
  * Memory and CPU figures need Linux (/proc); elsewhere they print as n/a.
  *
+ * The first section compares confinement off and best_effort (src/sandbox/confine): worker start and PSS per
+ * worker, and the difference (goal: +50 ms median start, +1 MiB PSS at most).
+ *
  * SANDBOX_BENCH_V8=1 adds an experiment (from source only): 30 bare worker processes started with extra
  * `--v8-flags`, polled at 1 Hz for 30 s, PSS per worker for each flag set. Findings are in
  * docs/worker-protocol.md ("Memory").
@@ -21,6 +24,7 @@ import type { Suite } from "./mod.ts";
 import type { MachineConfig } from "../src/config/types.ts";
 import type { Log } from "../src/log/mod.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
+import { type ConfinementMode, Confiner } from "../src/sandbox/confine/mod.ts";
 import { DENO_CONFIG, isStandalone, MAIN_MODULE, RUNTIME_FLAGS } from "../src/runtime.ts";
 import { machine as testMachine } from "../tests/helpers/sandbox_machines.ts";
 
@@ -116,6 +120,73 @@ async function memoryPerWorker(counts: number[]): Promise<void> {
     );
     await Promise.all(ws.map((w) => w.close()));
   }
+}
+
+/** Worker start (median of `runs`) and PSS per worker (`n` running) with one confinement mode. */
+async function confinedFigures(
+  mode: ConfinementMode,
+  runs: number,
+  n: number,
+): Promise<{ start: number; pss: number }> {
+  const dataDir = await Deno.makeTempDir({ prefix: "sandbox_bench_confine_" });
+  const confiner = new Confiner({ mode, workerUser: "nobody", dataDir });
+  const opts = { log: silent, confiner };
+  try {
+    const start: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const w = new MachineWorker(machine(`conf${i}`), opts);
+      const o = await w.poll();
+      if (o.kind !== "ok") throw new Error(`confinement ${mode}: start poll failed: ${o.message}`);
+      start.push(w.stats.lastStartMs ?? NaN);
+      await w.close();
+    }
+    const ws = Array.from({ length: n }, (_, i) => new MachineWorker(machine(`confmem${i}`), opts));
+    for (const w of ws) await w.poll();
+    for (let k = 0; k < 3; k++) await Promise.all(ws.map((w) => w.poll()));
+    const mems = ws.map((w) => smaps(w.pid!)).filter((m): m is Mem => m !== null);
+    await Promise.all(ws.map((w) => w.close()));
+    return { start: pct(start, 0.5), pss: mems.reduce((a, m) => a + m.pss, 0) / mems.length };
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+/** The cost of OS confinement: start and PSS with confinement off and best_effort, interleaved twice. */
+async function confinementCost(runs: number, n: number): Promise<void> {
+  const figures: Record<string, { start: number[]; pss: number[] }> = {
+    off: { start: [], pss: [] },
+    best_effort: { start: [], pss: [] },
+  };
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ["off", "best_effort"] as const) {
+      const f = await confinedFigures(mode, runs, n);
+      figures[mode].start.push(f.start);
+      figures[mode].pss.push(f.pss);
+    }
+  }
+  const plan = new Confiner({ mode: "best_effort", workerUser: "nobody", dataDir: "/nonexistent" })
+    .status(machine("plan1"));
+  console.log(
+    `confinement best_effort here: ${plan.active.join(", ")}${
+      plan.missing.length ? "; not enforced: " + plan.missing.join("; ") : ""
+    }`,
+  );
+  const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / xs.length;
+  for (const mode of ["off", "best_effort"]) {
+    console.log(
+      `confinement ${mode}: worker start median ${
+        f1(mean(figures[mode].start))
+      } ms (${runs} starts, 2 rounds), ` +
+        `PSS ${f1(mean(figures[mode].pss))} MiB per worker (${n} running)`,
+    );
+  }
+  const dStart = mean(figures.best_effort.start) - mean(figures.off.start);
+  const dPss = mean(figures.best_effort.pss) - mean(figures.off.pss);
+  console.log(
+    `confinement cost: start ${dStart >= 0 ? "+" : ""}${f1(dStart)} ms (goal <= +50), PSS ${
+      dPss >= 0 ? "+" : ""
+    }${dPss.toFixed(2)} MiB per machine (goal <= +1)`,
+  );
 }
 
 /**
@@ -269,6 +340,8 @@ export const sandboxSuite: Suite = {
     const seconds = param("--duration", "SANDBOX_BENCH_SECONDS", 60);
     const machines = param("--machines", "SANDBOX_BENCH_MACHINES", 100);
     const warm = param("--warm", "SANDBOX_BENCH_WARM", 1000, true);
+    await confinementCost(10, 10);
+    if (Deno.env.get("SANDBOX_BENCH_ONLY") === "confinement") return;
     await startLatency(10);
     await memoryPerWorker([1, 10]);
     await steadyState(45);

@@ -45,6 +45,7 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
     assertEquals(s.machines.length, 3);
     for (const m of s.machines) {
       assertEquals(Object.keys(m).toSorted(), [
+        "confinement",
         "consecutive_failures",
         "driver",
         "failures_total",
@@ -57,9 +58,16 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
       ]);
       assertEquals([m.driver, m.state], ["simulator", "OK"]);
       assert(m.polls_total > 0 && typeof m.last_success_ts === "number");
+      // Default confinement; on Linux at least no_new_privs and the rlimits are always possible.
+      assertEquals(Object.keys(m.confinement), ["mode", "active", "missing"]);
+      assertEquals(m.confinement.mode, "best_effort");
+      if (Deno.build.os === "linux") {
+        assert(m.confinement.active.includes("no_new_privs"), m.confinement.active);
+      }
     }
     const human = await runCli(["status", "--config", plant.config], { env: plant.env });
     assertMatch(human.stdout, new RegExp(`^agent e2e: running \\(pid ${agent.pid}\\)`));
+    assertMatch(human.stdout, /^confinement best_effort: /m);
 
     // A second agent on the same data dir is refused.
     const second = await runCli(["run", "--config", plant.config], { env: plant.env });

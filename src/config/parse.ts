@@ -24,7 +24,7 @@ const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
 
 const SECTIONS = ["agent", "uplink", "buffer", "defaults", "machines"];
-const AGENT_KEYS = ["id", "data_dir", "log_level"];
+const AGENT_KEYS = ["id", "data_dir", "log_level", "confinement", "worker_user"];
 const UPLINK_KEYS = [
   "url",
   "api_key_env",
@@ -113,6 +113,15 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
     "warning",
     "error",
   ], "info");
+  const confinement = r.enumeration(agentT, "confinement", "agent.confinement", [
+    "strict",
+    "best_effort",
+    "off",
+  ], "best_effort");
+  const workerUser = r.string(agentT, "worker_user", "agent.worker_user", {
+    pattern: /^[A-Za-z0-9._-]{1,32}$/,
+    what: "a user name or numeric uid",
+  }) ?? "nobody";
 
   const uplink = readUplink(r, doc, pathOf);
 
@@ -167,7 +176,7 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
   }
   const config: Config = {
     file: absPath,
-    agent: { id: agentId, dataDir: pathOf(dataDir), logLevel },
+    agent: { id: agentId, dataDir: pathOf(dataDir), logLevel, confinement, workerUser },
     uplink,
     buffer,
     machines,

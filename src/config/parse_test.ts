@@ -20,7 +20,13 @@ Deno.test("a minimal config gets every default", () => {
   const r = parseConfig(VALID, "machines.toml", "/plant/machines.toml");
   assert(r.ok, JSON.stringify(r));
   const c = r.config;
-  assertEquals(c.agent, { id: "plant1-cell3", dataDir: "/plant/simco-data", logLevel: "info" });
+  assertEquals(c.agent, {
+    id: "plant1-cell3",
+    dataDir: "/plant/simco-data",
+    logLevel: "info",
+    confinement: "best_effort",
+    workerUser: "nobody",
+  });
   assertEquals(c.uplink, {
     url: null,
     apiKeyEnv: null,
@@ -90,4 +96,21 @@ Deno.test("problems inside the third [[machines]] table name machines[2] and its
     'machines.toml:18: machines[2].options.behavior: unknown key; did you mean "behaviour"? ' +
     "(expected one of: seed, behaviour, fail_rate, delay, leak_mb, misbehave_after, fail_until, time_scale)",
   ]);
+});
+
+Deno.test("[agent] confinement and worker_user: values are taken, wrong ones named with the key", () => {
+  const r = parseConfig(
+    VALID.replace('id = "plant1-cell3"', 'id = "a"\nconfinement = "strict"\nworker_user = "simco"'),
+    "machines.toml",
+    "/plant/machines.toml",
+  );
+  assert(r.ok, JSON.stringify(r));
+  assertEquals([r.config.agent.confinement, r.config.agent.workerUser], ["strict", "simco"]);
+  assertEquals(
+    problems(VALID.replace('id = "plant1-cell3"', 'id = "a"\nconfinement = "yes"\nworker_user = "a b"')),
+    [
+      'machines.toml:4: agent.confinement: expected one of "strict", "best_effort", "off", got "yes"',
+      'machines.toml:5: agent.worker_user: expected a user name or numeric uid, got "a b"',
+    ],
+  );
 });

@@ -8,6 +8,13 @@ export interface AgentSection {
   readonly dataDir: string;
   /** Log level for the console and the log file. */
   readonly logLevel: "debug" | "info" | "warning" | "error";
+  /**
+   * OS confinement of driver worker processes (src/sandbox/confine): `strict` refuses a worker that cannot be
+   * fully confined, `best_effort` (default) applies what the platform offers and logs what is missing.
+   */
+  readonly confinement: "strict" | "best_effort" | "off";
+  /** User a worker runs as when the agent runs as root (Linux), default `nobody`. */
+  readonly workerUser: string;
 }
 
 /** `[uplink]` */

@@ -27,7 +27,7 @@ import {
   BufferUnavailableError,
   TelemetryBuffer,
 } from "../buffer/mod.ts";
-import { machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
+import { Confiner, machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
@@ -82,6 +82,7 @@ export class Agent {
   #buffer: TelemetryBuffer | null = null;
   #uploader: Uploader | null = null;
   #workers = new Map<string, MachineWorker>();
+  #confiner: Confiner | null = null;
   #supervisors = new Map<string, MachineSupervisor>();
   #machineLoops: Promise<void>[] = [];
   #uploadLoop: Promise<void> = Promise.resolve();
@@ -130,6 +131,14 @@ export class Agent {
     const previous = readStatusFile(config.agent.dataDir);
     this.#sentBefore = previous?.uplink.sent_total ?? 0;
     const now = Date.now();
+    const confiner = new Confiner({
+      mode: config.agent.confinement,
+      workerUser: config.agent.workerUser,
+      dataDir: config.agent.dataDir,
+      log: getLog("sandbox"),
+    });
+    this.#confiner = confiner;
+    confiner.logPlans(config.machines);
     config.machines.forEach((m, i) => {
       const old = previous?.machines.find((p) => p.id === m.id);
       const sup = new MachineSupervisor(m.id, m, {
@@ -145,6 +154,7 @@ export class Agent {
         new MachineWorker(m, {
           log: getLog("worker", m.id),
           workDir: machineWorkDir(config.agent.dataDir, m.id),
+          confiner,
         }),
       );
     });
@@ -183,6 +193,7 @@ export class Agent {
     return this.#config.machines.map((m) => ({
       ...this.#supervisors.get(m.id)!.snapshot(),
       driver: m.driver,
+      ...(this.#confiner ? { confinement: this.#confiner.status(m) } : {}),
     }));
   }
 

@@ -9,13 +9,26 @@
 import { join } from "node:path";
 import type { Config } from "../config/types.ts";
 import type { MachineSnapshot } from "./supervisor.ts";
+import { describePlan } from "../sandbox/confine/plan.ts";
 
 /** Machine fields of `status --json` (names fixed; more may be added, none renamed): the supervisor's snapshot
  * plus the driver name. */
 export type MachineStatus = MachineSnapshot & {
   /** Driver name. */
   driver: string;
+  /** OS confinement of the machine's worker process (src/sandbox/confine), as the running agent applies it. */
+  confinement?: ConfinementStatus;
 };
+
+/** `confinement` of a machine in `status --json`. */
+export interface ConfinementStatus {
+  /** `[agent] confinement`: strict, best_effort or off. */
+  mode: string;
+  /** Protections applied to every worker of the machine (no_new_privs, landlock_fs, seccomp, ...). */
+  active: string[];
+  /** What is not enforced, each with the reason. */
+  missing: string[];
+}
 
 /** Uplink fields of `status --json`. */
 export interface UplinkStatusJson {
@@ -169,6 +182,16 @@ export function formatStatus(s: StatusJson): string {
     m.last_error ?? "-",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // Confinement is usually the same for every machine: one line per distinct setting, naming its machines.
+  const confinement = new Map<string, string[]>();
+  for (const m of s.machines) {
+    if (!m.confinement) continue;
+    const text = describePlan(m.confinement);
+    confinement.set(text, [...confinement.get(text) ?? [], m.id]);
+  }
+  const confinementLines = [...confinement].map(([text, ids]) =>
+    `confinement ${text}${confinement.size > 1 ? ` (${ids.join(", ")})` : ""}`
+  );
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
   const b = s.buffer;
   return [
@@ -179,6 +202,7 @@ export function formatStatus(s: StatusJson): string {
       ? "uplink: none (offline; use export)"
       : `uplink: ${s.uplink.state}, ${s.uplink.sent_total} sent, last ok ${when(s.uplink.last_success_ts)}` +
         (s.uplink.last_error ? `, last error: ${s.uplink.last_error}` : ""),
+    ...confinementLines,
     "",
     fmt(header),
     ...rows.map(fmt),

@@ -28,6 +28,7 @@ import type { DriverDescription } from "../../drivers/types.ts";
 import { MAX_LINE_BYTES, oneLine, PROTOCOL_VERSION } from "./protocol.ts";
 import { sandboxPermissions } from "./permissions.ts";
 import { type ExitInfo, WorkerProcess } from "./process.ts";
+import type { Confiner } from "./confine/mod.ts";
 
 /** Why a poll failed. */
 export type FailureCause = "timeout" | "crash" | "driver_error" | "protocol" | "memory" | "spawn";
@@ -79,6 +80,8 @@ export interface MachineWorkerOptions {
    * logs). Default: none (`ctx.workDir` null, no write permission).
    */
   workDir?: string;
+  /** OS confinement of the worker processes (src/sandbox/confine); absent: none. */
+  confiner?: Confiner;
 }
 
 /** Counters for diagnostics and benchmarks. */
@@ -111,6 +114,7 @@ export class MachineWorker {
   readonly #driverModule: string | null;
   readonly #driverDescription: DriverDescription | null;
   readonly #workDir: string | null;
+  readonly #confiner: Confiner | null;
   #proc: WorkerProcess | null = null;
   #retiring: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
@@ -135,6 +139,7 @@ export class MachineWorker {
     this.#driverModule = opts.driverModule ?? null;
     this.#driverDescription = opts.driverDescription ?? null;
     this.#workDir = opts.workDir ?? null;
+    this.#confiner = opts.confiner ?? null;
   }
 
   /** Process id of the current worker process, or null when none is running. */
@@ -224,8 +229,15 @@ export class MachineWorker {
       }
     }
     let proc: WorkerProcess;
+    const m = this.#machine;
+    const permissions = sandboxPermissions(m, desc, this.#workDir);
+    const confiner = this.#confiner;
     try {
-      proc = WorkerProcess.spawn(this.#machine.id, { log: this.#log, maxLineBytes: this.#maxLineBytes });
+      proc = WorkerProcess.spawn(m.id, {
+        log: this.#log,
+        maxLineBytes: this.#maxLineBytes,
+        confine: confiner ? (self) => confiner.command(m, permissions, this.#driverModule, self) : undefined,
+      });
     } catch (e) {
       this.stats.recycles.spawn++;
       return this.#fail(started, "spawn", `cannot start worker process: ${String(e)}`);
@@ -245,7 +257,6 @@ export class MachineWorker {
       await this.#retire(proc, "spawn", why, hello.kind === "timeout");
       return this.#fail(started, "spawn", why);
     }
-    const m = this.#machine;
     const init = await proc.request({
       id: ++this.#nextId,
       op: "init",
@@ -253,7 +264,7 @@ export class MachineWorker {
       module,
       options: m.options,
       ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs, workDir: this.#workDir },
-      permissions: sandboxPermissions(m, desc, this.#workDir),
+      permissions,
     }, m.timeoutMs);
     if (init.kind === "reply" && init.reply.type === "ready") {
       this.stats.lastStartMs = performance.now() - spawnedAt;

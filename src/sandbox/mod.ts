@@ -10,7 +10,8 @@
  * Layout: machine_worker.ts (policy: budgets, recycling, memory cap), process.ts (one child process: spawn,
  * request/reply, kill, reap), protocol.ts (the NDJSON messages and their validation; docs/worker-protocol.md),
  * worker_main.ts (the `__worker` process), driver_host.ts (the Web Worker hosting the driver),
- * permissions.ts (what a driver may touch), line_framing.ts (capped line framing).
+ * permissions.ts (what a driver may touch), line_framing.ts (capped line framing), confine/ (OS confinement
+ * of the worker processes: Landlock, seccomp, rlimits, uid drop; a Job object on Windows).
  * @module
  */
 export {
@@ -23,3 +24,4 @@ export {
 } from "./machine_worker.ts";
 export { MAX_LINE_BYTES, PROTOCOL_VERSION, type SandboxPermissions } from "./protocol.ts";
 export { sandboxPermissions } from "./permissions.ts";
+export { type ConfinementMode, Confiner, describePlan } from "./confine/mod.ts";

@@ -5,6 +5,7 @@
  */
 import type { Log } from "../log/mod.ts";
 import { selfCommand } from "../runtime.ts";
+import type { ConfinedCommand } from "./confine/mod.ts";
 import { readLines } from "./line_framing.ts";
 import { oneLine, parseReply, type Reply, type Request } from "./protocol.ts";
 
@@ -29,6 +30,8 @@ export interface SpawnOptions {
   readonly log: Log | null;
   /** Cap on one stdout line. */
   readonly maxLineBytes: number;
+  /** OS confinement (src/sandbox/confine): the confined form of the worker command; absent: none. */
+  readonly confine?: (self: { cmd: string; args: string[] }) => ConfinedCommand;
 }
 
 /** Environment variables a worker keeps; everything else (api keys...) stays in the agent. */
@@ -147,16 +150,25 @@ export class WorkerProcess {
 
   /** Starts `simco-agent __worker --machine ID`. Throws when the process cannot be started. */
   static spawn(machineId: string, opts: SpawnOptions): WorkerProcess {
-    const { cmd, args } = selfCommand(["__worker", "--machine", machineId]);
-    const child = new Deno.Command(cmd, {
-      args,
+    const self = selfCommand(["__worker", "--machine", machineId]);
+    const c = opts.confine?.(self);
+    const child = new Deno.Command(c?.cmd ?? self.cmd, {
+      args: c?.args ?? self.args,
       clearEnv: true,
-      env: workerEnv(),
+      env: { ...workerEnv(), ...c?.env },
+      cwd: c?.cwd,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    return new WorkerProcess(child, machineId, opts);
+    const proc = new WorkerProcess(child, machineId, opts);
+    try {
+      c?.afterSpawn(child);
+    } catch (e) {
+      void proc.kill(0, true);
+      throw e;
+    }
+    return proc;
   }
 
   /** Exit status once the process has ended, else null. */

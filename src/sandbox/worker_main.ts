@@ -20,6 +20,7 @@ import {
   type SandboxPermissions,
 } from "./protocol.ts";
 import { workerPermissions } from "./permissions.ts";
+import { confineThisWorker } from "./confine/worker.ts";
 
 /** Exit code of a worker whose driver's Web Worker died from an uncaught error. */
 export const EXIT_DRIVER_DIED = 70;
@@ -204,5 +205,7 @@ export function isWorkerInvocation(argv: readonly string[]): boolean {
 
 /** Entry point used by main.ts for worker invocations: runs the worker and resolves to its exit code. */
 export function workerEntry(_argv: readonly string[]): Promise<number> {
+  // OS confinement first (docs/worker-protocol.md, threat model): may re-exec this process, or exit.
+  confineThisWorker();
   return runWorker();
 }

@@ -2,7 +2,7 @@
 import { makeRecord } from "../../record/mod.ts";
 import { setupLogging } from "../../log/mod.ts";
 import { getLog } from "../../log/mod.ts";
-import { machineWorkDir, MachineWorker } from "../../sandbox/mod.ts";
+import { Confiner, machineWorkDir, MachineWorker } from "../../sandbox/mod.ts";
 import { didYouMean } from "../../util/suggest.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
@@ -30,6 +30,12 @@ export const pollCommand: Command = {
     const worker = new MachineWorker(machine, {
       log: getLog("worker", machine.id),
       workDir: machineWorkDir(config.agent.dataDir, machine.id),
+      // Confined like under `run`; what is not enforced is logged by `run` (and shown by `status`), not here.
+      confiner: new Confiner({
+        mode: config.agent.confinement,
+        workerUser: config.agent.workerUser,
+        dataDir: config.agent.dataDir,
+      }),
     });
     try {
       const outcome = await worker.poll();
