@@ -127,7 +127,9 @@ export class MTConnectClient {
 }
 
 function describeFetchError(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  // fetch says "fetch failed" and keeps the OS error in `cause`.
+  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  const msg = (e instanceof Error ? e.message : String(e)) + cause;
   if (/refused/i.test(msg)) return "connection refused (is the MTConnect agent running on this host:port?)";
   return msg.split("\n")[0].slice(0, 200);
 }
