@@ -16,6 +16,7 @@
  * only shapes the message ("will retry" or "check the configuration").
  */
 import { type MTConnectDocument, MTConnectDocumentError, parseDocument } from "./parse.ts";
+import { httpGet, HttpTimeoutError } from "./http.ts";
 
 /** How a failure is classified (see the module comment). */
 export type FailureKind =
@@ -58,6 +59,9 @@ export interface Fetched {
 /** Talks to one agent at `http://host:port<prefix>`. */
 export class MTConnectClient {
   readonly #base: string;
+  readonly #host: string;
+  readonly #port: number;
+  readonly #prefix: string;
   readonly #now: () => number;
 
   /**
@@ -68,7 +72,10 @@ export class MTConnectClient {
    */
   constructor(host: string, port: number, prefix: string, now: () => number = Date.now) {
     const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-    this.#base = `http://${h}:${port}${prefix.replace(/\/$/, "")}`;
+    this.#prefix = prefix.replace(/\/$/, "");
+    this.#base = `http://${h}:${port}${this.#prefix}`;
+    this.#host = host;
+    this.#port = port;
     this.#now = now;
   }
 
@@ -85,21 +92,15 @@ export class MTConnectClient {
   async get(path: string, timeoutMs: number): Promise<Fetched> {
     const url = this.url(path);
     const sent = this.#now();
-    const ctl = new AbortController();
-    const timer = setTimeout(() => ctl.abort(), Math.max(1, timeoutMs));
     let body: string;
     let status: number;
     try {
-      const res = await fetch(url, { signal: ctl.signal, headers: { accept: "application/xml, text/xml" } });
-      status = res.status;
-      body = await res.text();
+      ({ status, body } = await httpGet(this.#host, this.#port, this.#prefix + path, timeoutMs));
     } catch (e) {
-      if (ctl.signal.aborted) {
+      if (e instanceof HttpTimeoutError) {
         throw new MTConnectDriverError("timeout", `GET ${url}: no complete answer within ${timeoutMs} ms`);
       }
       throw new MTConnectDriverError("connection", `GET ${url}: ${describeFetchError(e)}`);
-    } finally {
-      clearTimeout(timer);
     }
     const at = Math.round((sent + this.#now()) / 2);
     let doc: MTConnectDocument | null = null;
@@ -127,9 +128,7 @@ export class MTConnectClient {
 }
 
 function describeFetchError(e: unknown): string {
-  // fetch says "fetch failed" and keeps the OS error in `cause`.
-  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
-  const msg = (e instanceof Error ? e.message : String(e)) + cause;
+  const msg = e instanceof Error ? e.message : String(e);
   if (/refused/i.test(msg)) return "connection refused (is the MTConnect agent running on this host:port?)";
   return msg.split("\n")[0].slice(0, 200);
 }
