@@ -23,6 +23,15 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/** The 1-minute load average (Linux), for reading the figures; "n/a" elsewhere. */
+function loadAverage(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ")[0];
+  } catch {
+    return "n/a";
+  }
+}
+
 /** One plausible observation (a value for one of the fake device's data items). */
 function observe(agent: FakeMTConnectAgent, i: number, ts: number): void {
   const id = ITEMS[i % ITEMS.length];
@@ -70,6 +79,7 @@ async function parseFigures(): Promise<void> {
         `median ${median(parse).toFixed(2)} ms, max ${Math.max(...parse).toFixed(2)} ms (goal <= 20 ms)`,
     );
     console.log(`  + observations to readings: median ${median(map).toFixed(2)} ms`);
+    console.log(`  load average while measuring: ${loadAverage()}`);
   } finally {
     await agent.close();
   }
