@@ -5,7 +5,8 @@
  * connection, and each failure is one clear driver error.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { machine, MemoryLog } from "./helpers/sandbox_machines.ts";
+import { machine } from "./helpers/sandbox_machines.ts";
+import { RecordingLog } from "./helpers/log.ts";
 import { FakeMTConnectAgent, VMC_ITEMS } from "./helpers/mtconnect_agent.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
 import type { MachineConfig } from "../src/config/types.ts";
@@ -28,7 +29,7 @@ function ok(o: PollOutcome) {
 }
 
 async function withAgent(
-  fn: (agent: FakeMTConnectAgent, worker: MachineWorker, log: MemoryLog) => Promise<void>,
+  fn: (agent: FakeMTConnectAgent, worker: MachineWorker, log: RecordingLog) => Promise<void>,
   opts: {
     agent?: Parameters<typeof FakeMTConnectAgent.start>[0];
     machine?: Partial<MachineConfig>;
@@ -37,7 +38,7 @@ async function withAgent(
   } = {},
 ) {
   const agent = FakeMTConnectAgent.start(opts.agent);
-  const log = new MemoryLog();
+  const log = new RecordingLog();
   const worker = new MachineWorker(mtc(agent.port, opts.machine, opts.options), { log, cursor: opts.cursor });
   try {
     await fn(agent, worker, log);
@@ -209,7 +210,7 @@ Deno.test("mtconnect: each failure is one classified driver error", async () => 
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
-  const w = new MachineWorker(mtc(port), { log: new MemoryLog() });
+  const w = new MachineWorker(mtc(port), { log: new RecordingLog() });
   try {
     const out = await w.poll();
     assert(out.kind === "fail" && out.cause === "driver_error", JSON.stringify(out));

@@ -7,7 +7,9 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { assert, assertEquals } from "./assert.ts";
-import { makePlant, waitFor } from "./helpers/agent.ts";
+import { makePlant } from "./helpers/agent.ts";
+import { waitFor } from "./helpers/wait.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
 import { runCli } from "./helpers/cli.ts";
 import { FakeMTConnectAgent } from "./helpers/mtconnect_agent.ts";
 
@@ -117,8 +119,7 @@ Deno.test("mtconnect e2e: kill -9 of the agent and a restart: every observation 
 
 Deno.test("mtconnect e2e: simco-agent poll prints the mapped records", async () => {
   const mtc = FakeMTConnectAgent.start();
-  const dir = await Deno.makeTempDir({ prefix: "simco-mtc-poll-" });
-  try {
+  await withTempDir(async (dir) => {
     mtc.add("exec", "ACTIVE");
     mtc.add("mode", "AUTOMATIC");
     mtc.add("program", "O4711");
@@ -144,8 +145,5 @@ Deno.test("mtconnect e2e: simco-agent poll prints the mapped records", async () 
       path_feedrate: 50,
       spindle_speed: 8000,
     });
-  } finally {
-    await mtc.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  }).finally(() => mtc.close());
 });
