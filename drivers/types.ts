@@ -104,16 +104,12 @@ export type DriverStatus = Readonly<Record<string, string | number | boolean | n
 /** What `poll` resolves to: one plain reading (stamped by the worker) or a {@link ReadingBatch}. */
 export type PollResult = Metrics | ReadingBatch;
 
-/** Cap on the readings of one poll (the sandbox refuses a reply with more, as a protocol failure). */
+/**
+ * Cap on the readings of one poll: the sandbox refuses a reply with more, as a protocol failure (its own copy,
+ * `MAX_READINGS_PER_REPLY` in src/sandbox/protocol.ts, is checked equal by a test: the worker graph loads no
+ * driver file).
+ */
 export const MAX_READINGS_PER_POLL = 1000;
-
-/** True when a poll result is a {@link ReadingBatch} (an array `readings`, and no keys but `cursor`, `status`). */
-export function isReadingBatch(v: unknown): v is ReadingBatch {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
-  const keys = Object.keys(v);
-  if (!Array.isArray((v as { readings?: unknown }).readings)) return false;
-  return keys.every((k) => k === "readings" || k === "cursor" || k === "status");
-}
 
 /**
  * A driver instance; one per machine, inside that machine's worker. A driver's module exports

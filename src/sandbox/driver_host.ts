@@ -21,8 +21,8 @@
  *   agent's log). A raw write to `Deno.stdout` still reaches the protocol stream and is caught there.
  */
 /// <reference lib="deno.worker" />
-import { type Driver, type DriverContext, type DriverFactory, isReadingBatch } from "../../drivers/types.ts";
-import { checkTelemetry, oneLine } from "./protocol.ts";
+import type { Driver, DriverContext, DriverFactory } from "../../drivers/types.ts";
+import { checkTelemetry, isReadingBatch, oneLine } from "./protocol.ts";
 
 const post = (msg: unknown) => self.postMessage(msg);
 

@@ -8,7 +8,7 @@
  *   `init` (driver name, options, context, sandbox permissions), `poll`, `close`.
  * - The worker answers each on stdout with the same `id`: `ready` (init), `telemetry` (poll: `ts` and either
  *   `metrics`, one reading, or `readings: [{ts, metrics}, ...]` with an optional `cursor`, at most
- *   MAX_READINGS_PER_POLL), `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a
+ *   MAX_READINGS_PER_REPLY), `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a
  *   one-line `message`.
  *   Every reply carries `rss`, the worker process's resident memory in bytes.
  * - `{"type":"fatal",...}` announces that the worker is about to exit (its driver's Web Worker died).
@@ -27,7 +27,13 @@ import {
   type Metrics,
   type MetricValue,
 } from "../record/shape.ts";
-import { type DriverStatus, MAX_READINGS_PER_POLL, type TimedReading } from "../../drivers/types.ts";
+import type { DriverStatus, ReadingBatch, TimedReading } from "../../drivers/types.ts";
+
+/**
+ * Cap on the readings of one telemetry reply (drivers/types.ts `MAX_READINGS_PER_POLL`, the same number for
+ * drivers); also what keeps a batch's line well under MAX_LINE_BYTES for ordinary metrics.
+ */
+export const MAX_READINGS_PER_REPLY = 1000;
 
 /** Protocol version announced in `hello`. */
 export const PROTOCOL_VERSION = 1;
@@ -113,8 +119,17 @@ export type Reply =
 const MAX_MESSAGE = 500;
 
 /**
+ * True when what a driver's poll returned is a ReadingBatch: an object with an array `readings` and no keys
+ * but `readings`, `cursor` and `status` (anything else is one plain metrics object).
+ */
+export function isReadingBatch(v: unknown): v is ReadingBatch {
+  if (!isPlainObject(v) || !Array.isArray(v.readings)) return false;
+  return Object.keys(v).every((k) => k === "readings" || k === "cursor" || k === "status");
+}
+
+/**
  * Checks the body of a telemetry reply or of what a driver's poll returned: `metrics` (one reading), or
- * `readings` (an array of at most MAX_READINGS_PER_POLL `{ts, metrics}` with integer epoch-ms `ts`) with an
+ * `readings` (an array of at most MAX_READINGS_PER_REPLY `{ts, metrics}` with integer epoch-ms `ts`) with an
  * optional plain-JSON `cursor`. Exactly one of `metrics` and `readings`. Returns null when valid, else one line
  * naming the path (e.g. `readings[3].metrics.x: expected a finite number, got NaN`).
  */
@@ -127,8 +142,8 @@ export function checkTelemetry(
   }
   if (v.metrics !== undefined) return "expected metrics or readings, got both";
   if (!Array.isArray(v.readings)) return `readings: expected an array, got ${describe(v.readings)}`;
-  if (v.readings.length > MAX_READINGS_PER_POLL) {
-    return `readings: expected at most ${MAX_READINGS_PER_POLL} readings, got ${v.readings.length}`;
+  if (v.readings.length > MAX_READINGS_PER_REPLY) {
+    return `readings: expected at most ${MAX_READINGS_PER_REPLY} readings, got ${v.readings.length}`;
   }
   for (let i = 0; i < v.readings.length; i++) {
     const r: unknown = v.readings[i];

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { checkTelemetry, oneLine, parseReply } from "./protocol.ts";
+import { checkTelemetry, MAX_READINGS_PER_REPLY, oneLine, parseReply } from "./protocol.ts";
+import { MAX_READINGS_PER_POLL } from "../../drivers/types.ts";
 
 Deno.test("parseReply: accepts well-formed replies of each type", () => {
   const ok = (line: string) => {
@@ -73,4 +74,5 @@ Deno.test("parseReply: a telemetry reply with readings, cursor and status; each 
     "at most 1000 readings",
   );
   assertEquals(checkTelemetry({ readings: [], cursor: null }), null);
+  assertEquals(MAX_READINGS_PER_REPLY, MAX_READINGS_PER_POLL, "the sandbox and the driver contract agree");
 });
