@@ -77,6 +77,11 @@ Deno.test("mtconnect e2e: kill -9 of the agent and a restart: every observation 
     const ds = JSON.parse(st.stdout).machines[0].driver_status;
     assertEquals([ds.instance_id, ds.observation_gaps_total], [mtc.instanceId, 0], st.stdout);
     assertEquals(typeof ds.clock_skew_ms, "number");
+    const human = await runCli(["status", "--config", plant.config], { env: plant.env });
+    assert(
+      human.stdout.includes(`mtc-1 driver: device=VMC-3Axis, instance_id=${mtc.instanceId}`),
+      human.stdout,
+    );
     Deno.kill(first.pid, "SIGKILL");
     await first.status;
     await new Promise((r) => setTimeout(r, 1500)); // observations keep coming while no agent runs
