@@ -7,6 +7,7 @@ import { bufferSuite } from "./buffer_bench.ts";
 import { driversSuite } from "./drivers_bench.ts";
 import { sandboxSuite } from "./sandbox_bench.ts";
 import { uplinkSuite } from "./uplink_bench.ts";
+import { mtconnectSuite } from "./mtconnect_bench.ts";
 
 /** A benchmark suite: a name and a function that prints its figures. */
 export interface Suite {
@@ -17,7 +18,7 @@ export interface Suite {
 }
 
 /** Every suite, in the order they run. */
-export const SUITES: Suite[] = [bufferSuite, uplinkSuite, sandboxSuite, driversSuite];
+export const SUITES: Suite[] = [bufferSuite, uplinkSuite, sandboxSuite, driversSuite, mtconnectSuite];
 
 if (import.meta.main) {
   const wanted = Deno.args;

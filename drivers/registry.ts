@@ -11,6 +11,7 @@
 import type { DriverDescription } from "./types.ts";
 import { FOCAS } from "./focas/description.ts";
 import { SIMULATOR } from "./simulator/description.ts";
+import { MTCONNECT } from "./mtconnect/description.ts";
 
 /** One registered driver. */
 export interface DriverEntry {
@@ -27,6 +28,7 @@ const entry = (description: DriverDescription, module: string): DriverEntry =>
 export const REGISTRY: Readonly<Record<string, DriverEntry>> = Object.freeze({
   focas: entry(FOCAS, "./focas/mod.ts"),
   simulator: entry(SIMULATOR, "./simulator/mod.ts"),
+  mtconnect: entry(MTCONNECT, "./mtconnect/mod.ts"),
 });
 
 /** The registry entry of a driver, or undefined when no driver has that name. */

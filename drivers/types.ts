@@ -3,7 +3,7 @@
  * worker (see src/sandbox/), initialised once with its validated options, then polled. The host that supervises
  * drivers knows nothing of any protocol; a driver knows nothing of buffering, upload or scheduling.
  */
-import type { Metrics } from "../src/record/mod.ts";
+import type { Metrics, MetricValue } from "../src/record/mod.ts";
 
 /** The schema of one driver option, used by the pure config parser to validate `[machines.options]`. */
 export type OptionSpec =
@@ -62,7 +62,54 @@ export interface DriverContext {
    * the one place the driver may write: vendor library logs and the like. Null when the host gave none (tests).
    */
   readonly workDir: string | null;
+  /**
+   * The resume cursor of the last {@link ReadingBatch} the agent committed for this machine (the opaque JSON
+   * value the driver returned with it), or null when none was ever stored. A driver that returns no cursor
+   * always gets null.
+   */
+  readonly cursor?: MetricValue | null;
 }
+
+/** One reading with its source timestamp. */
+export interface TimedReading {
+  /** Epoch milliseconds UTC, an integer, as the source stamped it. */
+  readonly ts: number;
+  /** The metrics at that moment, in the shared vocabulary. */
+  readonly metrics: Metrics;
+}
+
+/**
+ * What a driver's `poll` may return instead of one plain metrics object: several readings, each stored as its
+ * own record (id over machine_id, ts, metrics), and optionally a resume cursor (any JSON value) that the agent
+ * stores in the same SQLite transaction as those records and hands back at the next `init` as `ctx.cursor`.
+ * Recognised by its shape: an object whose only keys are `readings` (an array) and optionally `cursor` and
+ * `status`.
+ * At most {@link MAX_READINGS_PER_POLL} readings per poll.
+ */
+export interface ReadingBatch {
+  /** The readings, oldest first (may be empty when only the cursor moved). */
+  readonly readings: readonly TimedReading[];
+  /** Opaque resume position, committed atomically with the readings; omitted: the stored cursor stays. */
+  readonly cursor?: MetricValue;
+  /**
+   * What the driver wants operators to see in `status` for this machine (`driver_status`): a flat object of
+   * strings, finite numbers, booleans or null, at most 32 keys (e.g. a clock skew, a count of gaps).
+   */
+  readonly status?: DriverStatus;
+}
+
+/** A driver's own status fields, shown as `driver_status` in `simco-agent status`. */
+export type DriverStatus = Readonly<Record<string, string | number | boolean | null>>;
+
+/** What `poll` resolves to: one plain reading (stamped by the worker) or a {@link ReadingBatch}. */
+export type PollResult = Metrics | ReadingBatch;
+
+/**
+ * Cap on the readings of one poll: the sandbox refuses a reply with more, as a protocol failure (its own copy,
+ * `MAX_READINGS_PER_REPLY` in src/sandbox/protocol.ts, is checked equal by a test: the worker graph loads no
+ * driver file).
+ */
+export const MAX_READINGS_PER_POLL = 1000;
 
 /**
  * A driver instance; one per machine, inside that machine's worker. A driver's module exports
@@ -72,8 +119,11 @@ export interface DriverContext {
 export interface Driver {
   /** Connects or prepares. Throwing here fails the poll attempt, like a failed poll. */
   init(options: Readonly<Record<string, unknown>>, ctx: DriverContext): Promise<void>;
-  /** Reads the machine once. Returns metrics in the shared vocabulary; throws on failure. */
-  poll(): Promise<Metrics>;
+  /**
+   * Reads the machine once. Returns metrics in the shared vocabulary, or a {@link ReadingBatch}; throws on
+   * failure.
+   */
+  poll(): Promise<PollResult>;
   /** Releases connections and handles. */
   close?(): Promise<void>;
 }

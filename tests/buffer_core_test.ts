@@ -143,6 +143,38 @@ Deno.test("buffer: dead letters keep the record, reason and time; requeue and pu
   });
 });
 
+Deno.test("buffer: enqueueBatch writes records and the cursor in one transaction; cursor() reads it back", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, { ...OPTS, commitIntervalMs: 10_000 });
+    assertEquals(b.cursor("m1"), null);
+    const rs = [1, 2, 3].map((t) => rec(t));
+    const done = b.enqueueBatch(rs, { machineId: "m1", value: { next: 4 } });
+    // Pending, not committed: cursor() already answers with it (a fresh driver must not re-read), the file not.
+    assertEquals(b.cursor("m1"), { next: 4 });
+    assertEquals(readBufferStats(dir)?.queued ?? 0, 0);
+    await b.flush();
+    assertEquals(await done, { inserted: [true, true, true] });
+    const dup = b.enqueueBatch([rs[0]], { machineId: "m1", value: { next: 5 } });
+    const cursorOnly = b.enqueueBatch([], { machineId: "m2", value: [1] });
+    await b.flush();
+    assertEquals([await dup, await cursorOnly], [{ inserted: [false] }, { inserted: [] }]);
+    await b.close();
+    const again = TelemetryBuffer.open(dir, OPTS);
+    assertEquals([again.cursor("m1"), again.cursor("m2"), again.stats().queued], [{ next: 5 }, [1], 3]);
+    await again.close();
+  });
+});
+
+Deno.test("buffer: a batch refused for room leaves the cursor where it was", async () => {
+  await withTempDir(async (dir) => {
+    const b = TelemetryBuffer.open(dir, { maxRecords: 1, whenFull: "stop_polling", commitMaxRecords: 1 });
+    await b.enqueueBatch([rec(1), rec(2)], { machineId: "m", value: 1 });
+    await assertRejects(() => b.enqueueBatch([rec(3)], { machineId: "m", value: 2 }), BufferFullError);
+    assertEquals(b.cursor("m"), 1);
+    await b.close();
+  });
+});
+
 Deno.test("buffer: an older schema is migrated forward with its records", async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, "buffer.db");

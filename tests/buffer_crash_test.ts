@@ -84,3 +84,34 @@ Deno.test("buffer: every id printed after its commit survives kill -9 (20 random
     assert(printedTotal > 0, "the writers never got a commit through: the test proved nothing");
   });
 });
+
+Deno.test("buffer: after kill -9 the stored cursor is exactly the last committed record (20 kill points)", async () => {
+  await withTempDir(async (dir) => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: denoScriptArgs(WRITER, dir, String(round), "cursor"),
+        stdout: "piped",
+        stderr: "piped",
+        stdin: "null",
+      }).spawn();
+      await readUntilKilled(child, 50 + Math.floor(Math.random() * 400));
+    }
+    const db = new DatabaseSync(join(dir, "buffer.db"), { readOnly: true });
+    try {
+      const row = db.prepare("SELECT cursor FROM driver_cursor WHERE machine_id = 'cursor-m'").get() as
+        | { cursor: string }
+        | undefined;
+      assert(row, "no cursor was ever committed: the test proved nothing");
+      const last = JSON.parse(row.cursor) as number;
+      const ns = (db.prepare("SELECT metrics FROM telemetry_buffer WHERE machine_id = 'cursor-m'").all() as {
+        metrics: string;
+      }[]).map((r) => (JSON.parse(r.metrics) as { n: number }).n).sort((a, b) => a - b);
+      // Every round resumed right after the cursor it found: 0..last, each exactly once, nothing past it.
+      assertEquals(ns.length, last + 1, `records 0..${last} expected, got ${ns.length}`);
+      ns.forEach((n, i) => assertEquals(n, i, `record ${i} missing or repeated`));
+      assert(last > 100, `only ${last + 1} records in 20 rounds`);
+    } finally {
+      db.close();
+    }
+  });
+});

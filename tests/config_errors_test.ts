@@ -190,14 +190,14 @@ const CASES: Case[] = [
     name: "machine without driver",
     text: AGENT + `[[machines]]\nid = "m1"\n`,
     errors: [
-      "machines.toml:3: machines[0].driver: required key is missing (expected one of focas, simulator)",
+      "machines.toml:3: machines[0].driver: required key is missing (expected one of focas, mtconnect, simulator)",
     ],
   },
   {
     name: "unknown driver",
     text: AGENT + `[[machines]]\nid = "m1"\ndriver = "simulater"\n`,
     errors: [
-      'machines.toml:5: machines[0].driver: unknown driver "simulater"; did you mean "simulator"? (expected one of: focas, simulator)',
+      'machines.toml:5: machines[0].driver: unknown driver "simulater"; did you mean "simulator"? (expected one of: focas, mtconnect, simulator)',
     ],
   },
   {
@@ -205,6 +205,16 @@ const CASES: Case[] = [
     text: OK + `interval = "5 seconds"\n`,
     errors: [
       'machines.toml:6: machines[0].interval: expected a duration like "250ms", "5s", "5m" or "1h" (10ms..24h), got "5 seconds"',
+    ],
+  },
+  {
+    name: "mtconnect: no host, sample_count out of range, path_prefix without a slash",
+    text: AGENT +
+      `[[machines]]\nid = "m1"\ndriver = "mtconnect"\n[machines.options]\nsample_count = 0\npath_prefix = "mtc"\n`,
+    errors: [
+      "machines.toml:3: machines[0].host: required key is missing (expected a host name or IP address (no scheme, no port))",
+      "machines.toml:7: machines[0].options.sample_count: expected an integer 1..10000, got 0",
+      'machines.toml:8: machines[0].options.path_prefix: expected path in front of /probe, /current, /sample (an agent behind a reverse proxy), e.g. "/mtc", got "mtc"',
     ],
   },
   {

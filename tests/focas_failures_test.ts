@@ -11,6 +11,7 @@ import { RecordingLog } from "./helpers/log.ts";
 import { isAlive } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { MachineWorker, type PollOutcome } from "../src/sandbox/mod.ts";
+import type { Metrics } from "../src/record/mod.ts";
 import { createDriver } from "../drivers/focas/mod.ts";
 
 const ignore = Deno.build.os !== "linux";
@@ -139,13 +140,13 @@ Deno.test({
   const ctx = { machineId: "fanuc-sock", host: "127.0.0.1", port: 8193, timeoutMs: 2000, workDir: dir };
   try {
     await d.init({ library: FAKE_FOCAS, encoding: "latin1", startup_log_level: 1 }, ctx);
-    assertEquals((await d.poll()).part_count, 5);
+    assertEquals(((await d.poll()) as Metrics).part_count, 5);
     await writeControl(dir, { ...BASE, "rc.cnc_rdparam": -16 });
     let err: unknown = null;
     await d.poll().catch((e) => err = e);
     assertMatch(String(err), /cnc_rdparam\(6711\): EW_SOCKET \(-16\): socket error/);
     await writeControl(dir, BASE);
-    const again = await d.poll();
+    const again = (await d.poll()) as Metrics; // a plain reading: focas returns no ReadingBatch
     assertEquals([again.part_count, (again.cnc as Record<string, unknown>).series], [5, "D4F1"]);
     const seq = readCalls(dir).map((c) => `${c.fn} ${c.handle} ${c.open}`);
     const free = seq.indexOf("cnc_freelibhndl 1 0");

@@ -21,7 +21,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { getLog, type Log } from "../log/mod.ts";
-import type { IdentifiedRecord } from "../record/mod.ts";
+import type { IdentifiedRecord, MetricValue } from "../record/mod.ts";
 import {
   BufferClosedError,
   BufferFullError,
@@ -35,7 +35,7 @@ import { ClaimedSeqs } from "./claimed.ts";
 import { CountThrottle, StorageEpisode, vacuumPlan } from "./policy.ts";
 import { toRow } from "./row.ts";
 import { moveAside, salvageInto } from "./salvage.ts";
-import { assertQuickCheck, type NewRow, type Op, type Row, Store } from "./store.ts";
+import { assertQuickCheck, type CursorRow, type NewRow, type Op, type Row, Store } from "./store.ts";
 import {
   BUFFER_FILE,
   type BufferOptions,
@@ -46,8 +46,11 @@ import {
 } from "./types.ts";
 
 interface Pending {
-  readonly row: NewRow;
+  /** The record, or null for a batch with no readings that only moves a cursor. */
+  readonly row: NewRow | null;
   readonly d: PromiseWithResolvers<{ inserted: boolean }>;
+  /** Set on the last entry of a batch with a cursor: upserted in the transaction that writes the batch. */
+  readonly cursor?: CursorRow;
 }
 
 type Settings = Required<Omit<BufferOptions, "log" | "maxPageCount">> & { maxPageCount?: number };
@@ -250,23 +253,8 @@ export class TelemetryBuffer {
    * BufferClosedError.
    */
   enqueue(record: IdentifiedRecord): Promise<{ inserted: boolean }> {
-    if (this.#closed) return Promise.reject(new BufferClosedError("buffer is closed"));
-    const o = this.#settings;
-    if (this.#episode.active && this.#pending.length >= o.maxPendingRecords) {
-      return Promise.reject(
-        new BufferUnavailableError(
-          `buffer storage is failing (${this.#episode.error}); ${this.#pending.length} records already wait in memory`,
-        ),
-      );
-    }
-    if (
-      o.whenFull === "stop_polling" &&
-      this.#queued + this.#pending.length >= o.maxRecords + o.commitMaxRecords
-    ) {
-      return Promise.reject(
-        new BufferFullError(`buffer is full: ${this.#queued} records queued (max_records ${o.maxRecords})`),
-      );
-    }
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
     let row: NewRow;
     try {
       row = toRow(record);
@@ -275,9 +263,82 @@ export class TelemetryBuffer {
     }
     const d = Promise.withResolvers<{ inserted: boolean }>();
     this.#pending.push({ row, d });
-    if (this.#pending.length >= o.commitMaxRecords && !this.#episode.active) this.#commit();
-    else this.#schedule();
+    this.#added();
     return d.promise;
+  }
+
+  /** Why a new record cannot be accepted now (closed, storage failing with memory full, stop_polling full). */
+  #refusal(): Error | null {
+    if (this.#closed) return new BufferClosedError("buffer is closed");
+    const o = this.#settings;
+    if (this.#episode.active && this.#pending.length >= o.maxPendingRecords) {
+      return new BufferUnavailableError(
+        `buffer storage is failing (${this.#episode.error}); ${this.#pending.length} records already wait in memory`,
+      );
+    }
+    if (
+      o.whenFull === "stop_polling" &&
+      this.#queued + this.#pending.length >= o.maxRecords + o.commitMaxRecords
+    ) {
+      return new BufferFullError(
+        `buffer is full: ${this.#queued} records queued (max_records ${o.maxRecords})`,
+      );
+    }
+    return null;
+  }
+
+  /** Commits at once when a full group waits, else schedules the group commit. */
+  #added(): void {
+    if (this.#pending.length >= this.#settings.commitMaxRecords && !this.#episode.active) this.#commit();
+    else this.#schedule();
+  }
+
+  /**
+   * Adds several records of one machine and, optionally, that machine's driver cursor (any JSON value): all of
+   * them are written by one transaction, the cursor upserted in it (docs/buffer.md, "Driver cursors"), so a
+   * record is reported buffered only together with the cursor that follows it. Resolves once that transaction
+   * is durable, `inserted[i]` false for a record already in the buffer. Rejects as {@link enqueue} does, for
+   * the whole batch.
+   */
+  enqueueBatch(
+    records: readonly IdentifiedRecord[],
+    cursor?: { readonly machineId: string; readonly value: MetricValue },
+  ): Promise<{ inserted: boolean[] }> {
+    const refused = this.#refusal();
+    if (refused) return Promise.reject(refused);
+    let rows: NewRow[];
+    let cursorRow: CursorRow | undefined;
+    try {
+      rows = records.map(toRow);
+      if (cursor) cursorRow = { machine_id: cursor.machineId, cursor: JSON.stringify(cursor.value) };
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (rows.length === 0 && !cursorRow) return Promise.resolve({ inserted: [] });
+    // The whole batch joins the pending list at once, so one #commit takes all of it (and its cursor).
+    const items: Pending[] = rows.map((row) => ({ row, d: Promise.withResolvers<{ inserted: boolean }>() }));
+    if (cursorRow) {
+      if (items.length === 0) items.push({ row: null, d: Promise.withResolvers(), cursor: cursorRow });
+      else items[items.length - 1] = { ...items[items.length - 1], cursor: cursorRow };
+    }
+    for (const it of items) this.#pending.push(it);
+    this.#added();
+    return Promise.all(items.map((it) => it.d.promise)).then((rs) => ({
+      inserted: rows.length === 0 ? [] : rs.map((r) => r.inserted),
+    }));
+  }
+
+  /**
+   * The latest cursor handed to {@link enqueueBatch} for `machineId` (still waiting for its commit, or
+   * committed), parsed; null when there is none.
+   */
+  cursor(machineId: string): MetricValue | null {
+    for (let i = this.#pending.length - 1; i >= 0; i--) {
+      const c = this.#pending[i].cursor;
+      if (c && c.machine_id === machineId) return JSON.parse(c.cursor);
+    }
+    const text = this.#openStore().getCursor(machineId);
+    return text === null ? null : JSON.parse(text);
   }
 
   /** Commits whatever is pending now; resolves when those records are durable (or settled with an error). */
@@ -307,16 +368,23 @@ export class TelemetryBuffer {
     const ops = this.#deferred;
     this.#pending = [];
     this.#deferred = [];
+    const rows: NewRow[] = [];
+    const cursors: CursorRow[] = [];
+    for (const p of batch) {
+      if (p.row) rows.push(p.row);
+      if (p.cursor) cursors.push(p.cursor);
+    }
     let r;
     try {
       if (!this.#store) this.#connect();
       r = this.#openStore().commit(
         ops,
-        batch.map((p) => p.row),
+        rows,
         this.#settings.now(),
         this.#queued,
         this.#settings.whenFull === "drop_oldest" ? this.#settings.maxRecords : null,
         { dropped: this.#dropped, duplicates: this.#duplicates },
+        cursors,
       );
     } catch (e) {
       const kind = classifySqliteError(e);
@@ -343,7 +411,8 @@ export class TelemetryBuffer {
     this.#deletedSinceVacuum += r.deleted;
     if (r.dropped) this.#logDropped(this.#dropWarnings.add(r.dropped, this.#settings.now()));
     this.#recovered();
-    for (let i = 0; i < batch.length; i++) batch[i].d.resolve({ inserted: r.inserted[i] });
+    let k = 0;
+    for (const p of batch) p.d.resolve({ inserted: p.row ? r.inserted[k++] : false });
     this.#maybeVacuum();
     this.#schedule();
   }

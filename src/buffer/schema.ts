@@ -20,7 +20,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { BufferSchemaTooNewError } from "./errors.ts";
 
 /** The schema version this build writes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1 (the first released layout): the queue and the key/value table. Kept for migration tests. */
 export const SCHEMA_V1_SQL = `
@@ -53,8 +53,20 @@ CREATE TABLE dead_letter (
 CREATE INDEX telemetry_buffer_in_flight ON telemetry_buffer(seq) WHERE state = 'in_flight';
 `;
 
+/**
+ * Step 2 -> 3: drivers' resume cursors, one row per machine, written in the same transaction as the records
+ * they follow (so a committed record and its cursor are one event).
+ */
+const MIGRATE_2_TO_3 = `
+CREATE TABLE driver_cursor (
+  machine_id TEXT PRIMARY KEY,
+  cursor TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+`;
+
 /** Migration steps: `MIGRATIONS[v]` takes version v to v + 1. */
-const MIGRATIONS: Record<number, string> = { 0: SCHEMA_V1_SQL, 1: MIGRATE_1_TO_2 };
+const MIGRATIONS: Record<number, string> = { 0: SCHEMA_V1_SQL, 1: MIGRATE_1_TO_2, 2: MIGRATE_2_TO_3 };
 
 /** How long a read-write connection waits for a lock held by a reader (`PRAGMA busy_timeout`). */
 export const BUSY_TIMEOUT_MS = 5000;

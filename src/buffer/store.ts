@@ -22,6 +22,14 @@ export interface NewRow extends Omit<IdentifiedRecord, "metrics"> {
   readonly metrics: string;
 }
 
+/** A driver's resume cursor to upsert with the records of a group commit. */
+export interface CursorRow {
+  /** Machine id. */
+  readonly machine_id: string;
+  /** The cursor as JSON text. */
+  readonly cursor: string;
+}
+
 /** A change to claimed rows, addressed by seq. */
 export type Op =
   | { kind: "ack"; seqs: number[] }
@@ -77,6 +85,8 @@ const STATEMENTS = {
     "SELECT id, machine_id, ts, metrics, ? FROM dead_letter ORDER BY seq",
   purge: "DELETE FROM dead_letter",
   removeQueued: "DELETE FROM telemetry_buffer WHERE ts = ? AND id = ? AND state = 'queued'",
+  setCursor: "INSERT OR REPLACE INTO driver_cursor(machine_id, cursor, updated_at) VALUES (?, ?, ?)",
+  getCursor: "SELECT cursor FROM driver_cursor WHERE machine_id = ?",
 } as const;
 
 /** An open buffer.db. */
@@ -157,8 +167,9 @@ export class Store {
   }
 
   /**
-   * One group commit: deferred ops, then the records (insert-or-ignore), then drop_oldest down to `maxQueued`
-   * (when given) counted in `dropped_total`, and the persisted counters.
+   * One group commit: deferred ops, then the records (insert-or-ignore), the drivers' cursors (upserted, in
+   * order: the last per machine wins), then drop_oldest down to `maxQueued` (when given) counted in
+   * `dropped_total`, and the persisted counters.
    */
   commit(
     ops: readonly Op[],
@@ -167,6 +178,7 @@ export class Store {
     queuedBefore: number,
     maxQueued: number | null,
     totals: { dropped: number; duplicates: number },
+    cursors: readonly CursorRow[] = [],
   ): CommitResult {
     return this.#tx(() => {
       const r: CommitResult = {
@@ -191,6 +203,7 @@ export class Store {
           if (seq < this.#queuedFrom) this.#queuedFrom = seq;
         } else r.duplicates++;
       }
+      for (const c of cursors) this.#st.setCursor.run(c.machine_id, c.cursor, now);
       const over = maxQueued === null ? 0 : queuedBefore + r.queued - maxQueued;
       if (over > 0) {
         r.dropped = Number(this.#st.drop.run(this.#queuedFrom, over).changes);
@@ -251,6 +264,12 @@ export class Store {
   oldestQueuedTs(): number | null {
     const r = this.#st.oldest.get(this.#queuedFrom) as { ts: number } | undefined;
     return r ? Number(r.ts) : null;
+  }
+
+  /** A machine's stored cursor (JSON text), or null. */
+  getCursor(machineId: string): string | null {
+    const r = this.#st.getCursor.get(machineId) as { cursor: string } | undefined;
+    return r ? r.cursor : null;
   }
 
   /** A persisted value. */

@@ -10,6 +10,10 @@
  *   fails (disk full) the buffer keeps readings in memory up to its bound, and `hasRoom()` pauses polling
  *   past that. Awaiting each commit would stall every machine for the whole episode. The outcome of each
  *   enqueue (counters, the debug line once committed) is handled when it settles; stop() waits for them.
+ * - A driver that returns several readings per poll (a ReadingBatch) gets each stored as its own record with
+ *   its source `ts`, and its resume cursor committed in the same transaction (TelemetryBuffer.enqueueBatch);
+ *   each worker's `init` gets the machine's latest cursor from the buffer. If the buffer refuses such a batch,
+ *   the worker is recycled, so the fresh driver resumes from the cursor the buffer really holds.
  * - The uploader runs its own loop on the same buffer. Without `[uplink]` (an air-gapped site) there is none:
  *   the agent collects and buffers only, and records leave through `export`.
  * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent runs
@@ -20,7 +24,7 @@
  */
 import type { Config, MachineConfig } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
-import { type IdentifiedRecord, makeRecord, type Metrics } from "../record/mod.ts";
+import { type IdentifiedRecord, makeRecord, type Metrics, type MetricValue } from "../record/mod.ts";
 import {
   acquireDataDirLock,
   BufferFullError,
@@ -28,6 +32,7 @@ import {
   TelemetryBuffer,
 } from "../buffer/mod.ts";
 import { Confiner, machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
+import type { DriverStatus } from "../../drivers/types.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
@@ -95,6 +100,8 @@ export class Agent {
   #enqueues = new Set<Promise<void>>();
   #serveRequests: ((buffer: TelemetryBuffer) => Promise<void>) | null;
   #serving: Promise<void> | null = null;
+  /** Each machine's last driver status (ReadingBatch.status), for status.json. */
+  #driverStatus = new Map<string, DriverStatus>();
 
   constructor(config: Config, opts: AgentOptions = {}) {
     this.#config = config;
@@ -155,6 +162,7 @@ export class Agent {
           log: getLog("worker", m.id),
           workDir: machineWorkDir(config.agent.dataDir, m.id),
           confiner,
+          cursor: () => this.#storedCursor(m.id),
         }),
       );
     });
@@ -190,11 +198,15 @@ export class Agent {
 
   /** Snapshot of every machine, in config order, as `status --json` shows them. */
   machines(): MachineStatus[] {
-    return this.#config.machines.map((m) => ({
-      ...this.#supervisors.get(m.id)!.snapshot(),
-      driver: m.driver,
-      ...(this.#confiner ? { confinement: this.#confiner.status(m) } : {}),
-    }));
+    return this.#config.machines.map((m) => {
+      const st = this.#driverStatus.get(m.id);
+      return {
+        ...this.#supervisors.get(m.id)!.snapshot(),
+        driver: m.driver,
+        ...(this.#confiner ? { confinement: this.#confiner.status(m) } : {}),
+        ...(st ? { driver_status: st } : {}),
+      };
+    });
   }
 
   /** The status document written to status.json. */
@@ -273,7 +285,9 @@ export class Agent {
       events = sup.onSuccess(now);
       // Availability goes first so the cloud sees AVAILABLE before (or with) the first reading.
       this.#handleEvents(events, outcome.ts);
-      this.#enqueue(m.id, outcome.ts, outcome.metrics);
+      if (outcome.status) this.#driverStatus.set(m.id, outcome.status);
+      if (outcome.readings) this.#enqueueBatch(m.id, outcome.readings, outcome.cursor);
+      else this.#enqueue(m.id, outcome.ts, outcome.metrics);
     } else {
       this.counters.failuresByCause[outcome.cause] = (this.counters.failuresByCause[outcome.cause] ?? 0) + 1;
       this.#log.warn(`machine ${m.id}: poll failed (${outcome.cause}): ${outcome.message}`);
@@ -306,6 +320,92 @@ export class Agent {
     }
   }
 
+  /** The machine's cursor for a fresh driver's `init` (null when none, or while the buffer cannot say). */
+  #storedCursor(machineId: string): MetricValue | null {
+    try {
+      return this.#buffer?.cursor(machineId) ?? null;
+    } catch (e) {
+      this.#log.warn(
+        `machine ${machineId}: stored cursor unreadable (${(e as Error).message}); starting without`,
+      );
+      return null;
+    }
+  }
+
+  /**
+   * Hands a driver's batch (its readings as records, and its cursor) to the buffer as one transaction, keeping
+   * the machine's order; the commit is awaited in the background.
+   */
+  #enqueueBatch(
+    machineId: string,
+    readings: readonly { ts: number; metrics: Metrics }[],
+    cursor: MetricValue | undefined,
+  ): void {
+    const p = this.#enqueueBatchAndWait(machineId, readings, cursor).catch((e) => {
+      this.#log.error(
+        `machine ${machineId}: readings not buffered: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    });
+    this.#enqueues.add(p);
+    void p.finally(() => this.#enqueues.delete(p));
+  }
+
+  async #enqueueBatchAndWait(
+    machineId: string,
+    readings: readonly { ts: number; metrics: Metrics }[],
+    cursor: MetricValue | undefined,
+  ): Promise<void> {
+    const records: IdentifiedRecord[] = [];
+    try {
+      for (const r of readings) records.push(makeRecord(machineId, r.ts, r.metrics));
+    } catch (e) {
+      this.#log.error(`machine ${machineId}: invalid readings not buffered: ${(e as Error).message}`);
+      return;
+    }
+    const refused = await this.#stored(
+      () =>
+        this.#buffer!.enqueueBatch(records, cursor === undefined ? undefined : { machineId, value: cursor }),
+      records.length,
+    );
+    if (refused) {
+      // The driver counts these as delivered; a fresh worker resumes from the cursor the buffer holds.
+      await this.#workers.get(machineId)?.recycle(
+        "the buffer refused its readings; resuming from the stored cursor",
+      );
+      return;
+    }
+    this.#log.debug(`machine ${machineId}: buffered ${records.length} readings with their cursor`);
+  }
+
+  /**
+   * Runs one enqueue and keeps the counters; resolves true when the buffer refused it (full far past its cap,
+   * or storage failing with its memory backlog full), which pauses polling through hasRoom().
+   */
+  async #stored(
+    enqueue: () => Promise<{ inserted: boolean[] }>,
+    n: number,
+  ): Promise<boolean> {
+    let inserted: boolean[];
+    try {
+      ({ inserted } = await enqueue());
+    } catch (e) {
+      if (!(e instanceof BufferFullError || e instanceof BufferUnavailableError)) throw e;
+      this.counters.notBuffered += n;
+      if (!this.#refusing) {
+        this.#log.error(`buffer refused readings (${e.message}); polling pauses until it recovers`);
+      }
+      this.#refusing = true;
+      return true;
+    }
+    if (this.#refusing) {
+      this.#log.info(`buffer accepts readings again (${this.counters.notBuffered} were refused)`);
+    }
+    this.#refusing = false;
+    this.counters.buffered += inserted.length;
+    for (const ok of inserted) if (!ok) this.counters.duplicates++;
+    return false;
+  }
+
   /** Hands a record to the buffer now (keeping each machine's order); its commit is awaited in the background. */
   #enqueue(machineId: string, ts: number, metrics: Metrics): void {
     const p = this.#enqueueAndWait(machineId, ts, metrics).catch((e) => {
@@ -326,26 +426,14 @@ export class Agent {
       this.#log.error(`machine ${machineId}: invalid record not buffered: ${(e as Error).message}`);
       return;
     }
-    let inserted: boolean;
-    try {
-      ({ inserted } = await this.#buffer!.enqueue(record));
-    } catch (e) {
-      if (!(e instanceof BufferFullError || e instanceof BufferUnavailableError)) throw e;
-      // The buffer refused it (storage failing with its memory backlog full, or far past max_records): the
-      // reading was never reported buffered. Polling pauses through hasRoom(); say so once per episode.
-      this.counters.notBuffered++;
-      if (!this.#refusing) {
-        this.#log.error(`buffer refused readings (${e.message}); polling pauses until it recovers`);
-      }
-      this.#refusing = true;
-      return;
-    }
-    if (this.#refusing) {
-      this.#log.info(`buffer accepts readings again (${this.counters.notBuffered} were refused)`);
-    }
-    this.#refusing = false;
-    this.counters.buffered++;
-    if (!inserted) this.counters.duplicates++;
+    // A refusal means the reading was never reported buffered; polling pauses through hasRoom().
+    let inserted = true;
+    const refused = await this.#stored(async () => {
+      const r = await this.#buffer!.enqueue(record);
+      inserted = r.inserted;
+      return { inserted: [r.inserted] };
+    }, 1);
+    if (refused) return;
     this.#log.debug(`machine ${machineId}: buffered ${record.id}${inserted ? "" : " (duplicate)"}`);
   }
 

@@ -18,6 +18,11 @@ export type MachineStatus = MachineSnapshot & {
   driver: string;
   /** OS confinement of the machine's worker process (src/sandbox/confine), as the running agent applies it. */
   confinement?: ConfinementStatus;
+  /**
+   * What the machine's driver last reported about itself (e.g. the MTConnect driver's clock skew and gap
+   * counts; drivers/<name>/README.md); absent for drivers that report nothing.
+   */
+  driver_status?: Readonly<Record<string, string | number | boolean | null>>;
 };
 
 /** `confinement` of a machine in `status --json`. */
@@ -206,5 +211,9 @@ export function formatStatus(s: StatusJson): string {
     "",
     fmt(header),
     ...rows.map(fmt),
+    ...s.machines.filter((m) => m.driver_status && Object.keys(m.driver_status).length).map((m) =>
+      `${m.id} driver: ` +
+      Object.entries(m.driver_status!).map(([k, v]) => `${k}=${v === null ? "-" : String(v)}`).join(", ")
+    ),
   ].join("\n");
 }

@@ -10,7 +10,8 @@
  *
  * {@link hostDriver} answers `{type:"loaded"}` at once, then serves `{op:"init", driver, options, ctx}`,
  * `{op:"poll"}`, `{op:"close"}` from the worker process (src/sandbox/worker_main.ts), answered `{type:"ready"}`,
- * `{type:"telemetry", ts, metrics}`, `{type:"closed"}` or `{type:"error", code, message}`.
+ * `{type:"telemetry", ts, metrics}` (or `{type:"telemetry", ts, readings, cursor?}` for a driver that returned a
+ * ReadingBatch), `{type:"closed"}` or `{type:"error", code, message}`.
  *
  * Two things a Web Worker cannot do on its own are made to behave like they would in a process:
  * - `Deno.exit(code)` would silently end only this Web Worker, leaving the poll unanswered; here it asks the
@@ -21,8 +22,7 @@
  */
 /// <reference lib="deno.worker" />
 import type { Driver, DriverContext, DriverFactory } from "../../drivers/types.ts";
-import { checkMetrics } from "../record/shape.ts";
-import { oneLine } from "./protocol.ts";
+import { checkTelemetry, isReadingBatch, oneLine } from "./protocol.ts";
 
 const post = (msg: unknown) => self.postMessage(msg);
 
@@ -65,11 +65,19 @@ async function handle(factory: DriverFactory, msg: Record<string, unknown>): Pro
     case "poll": {
       if (!driver) return { type: "error", code: "protocol", message: "poll before init" };
       try {
-        const metrics = await driver.poll();
+        const result = await driver.poll();
         const ts = Date.now();
-        const problem = checkMetrics(metrics);
+        // Only the known fields go on: an undefined cursor or status is left out, not sent as null.
+        const body: Record<string, unknown> = isReadingBatch(result)
+          ? { readings: result.readings }
+          : { metrics: result };
+        if (isReadingBatch(result)) {
+          if (result.cursor !== undefined) body.cursor = result.cursor;
+          if (result.status !== undefined) body.status = result.status;
+        }
+        const problem = checkTelemetry(body);
         if (problem) return { type: "error", code: "protocol", message: `driver returned ${problem}` };
-        return { type: "telemetry", ts, metrics };
+        return { type: "telemetry", ts, ...body };
       } catch (e) {
         return { type: "error", code: "driver_error", message: errorText(e) };
       }

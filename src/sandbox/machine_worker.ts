@@ -22,9 +22,9 @@
 import { join } from "node:path";
 import type { MachineConfig } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
-import type { Metrics } from "../record/mod.ts";
+import type { Metrics, MetricValue } from "../record/mod.ts";
 import { driverEntry } from "../../drivers/registry.ts";
-import type { DriverDescription } from "../../drivers/types.ts";
+import type { DriverDescription, DriverStatus, TimedReading } from "../../drivers/types.ts";
 import { MAX_LINE_BYTES, oneLine, PROTOCOL_VERSION } from "./protocol.ts";
 import { sandboxPermissions } from "./permissions.ts";
 import { type ExitInfo, WorkerProcess } from "./process.ts";
@@ -37,10 +37,19 @@ export type FailureCause = "timeout" | "crash" | "driver_error" | "protocol" | "
 export type PollOutcome =
   | {
     readonly kind: "ok";
-    /** Epoch ms when the reading was taken. */
+    /** Epoch ms when the reading was taken (when the driver's poll resolved, for a batch). */
     readonly ts: number;
-    /** Validated metrics: finite numbers, plain JSON. */
+    /** Validated metrics: finite numbers, plain JSON (a batch: its last reading's, or {} when empty). */
     readonly metrics: Metrics;
+    /**
+     * Set when the driver returned a ReadingBatch: its validated readings, each with the source's `ts`, to be
+     * stored as records of their own (instead of `ts` + `metrics`).
+     */
+    readonly readings?: readonly TimedReading[];
+    /** The batch's resume cursor, to be committed with its readings (absent: the stored cursor stays). */
+    readonly cursor?: MetricValue;
+    /** The batch's driver status fields (shown by `status` as `driver_status`). */
+    readonly status?: DriverStatus;
     /** How long poll() took, including a process start. */
     readonly durationMs: number;
     /** Set when the worker was retired after this reading (over its memory cap). */
@@ -82,6 +91,11 @@ export interface MachineWorkerOptions {
   workDir?: string;
   /** OS confinement of the worker processes (src/sandbox/confine); absent: none. */
   confiner?: Confiner;
+  /**
+   * Called before each `init`: the machine's stored resume cursor, handed to the driver as `ctx.cursor`
+   * (default: none, null).
+   */
+  cursor?: () => MetricValue | null;
 }
 
 /** Counters for diagnostics and benchmarks. */
@@ -115,6 +129,7 @@ export class MachineWorker {
   readonly #driverDescription: DriverDescription | null;
   readonly #workDir: string | null;
   readonly #confiner: Confiner | null;
+  readonly #cursor: () => MetricValue | null;
   #proc: WorkerProcess | null = null;
   #retiring: Promise<unknown> = Promise.resolve();
   #queue: Promise<unknown> = Promise.resolve();
@@ -140,6 +155,7 @@ export class MachineWorker {
     this.#driverDescription = opts.driverDescription ?? null;
     this.#workDir = opts.workDir ?? null;
     this.#confiner = opts.confiner ?? null;
+    this.#cursor = opts.cursor ?? (() => null);
   }
 
   /** Process id of the current worker process, or null when none is running. */
@@ -187,7 +203,9 @@ export class MachineWorker {
       const r = await proc.request({ id, op: "poll" }, this.#machine.timeoutMs);
       if (r.kind === "reply" && r.reply.type === "telemetry") {
         const durationMs = performance.now() - started;
-        const { ts, metrics } = r.reply;
+        const { ts, readings, cursor, status } = r.reply;
+        const metrics = r.reply.metrics ?? readings?.at(-1)?.metrics ?? {};
+        const batch = readings === undefined ? {} : { readings, cursor, status };
         const cap = this.#machine.maxMemoryMb * MIB;
         // A cap below what a fresh worker already uses cannot be met by recycling (see #start): no thrashing.
         if (proc.rss > cap && this.#capReachable) {
@@ -195,9 +213,9 @@ export class MachineWorker {
             (proc.rss / MIB).toFixed(1)
           } MiB is above max_memory_mb ${this.#machine.maxMemoryMb}`;
           this.#retiring = this.#retire(proc, "memory", msg, false);
-          return { kind: "ok", ts, metrics, durationMs, recycled: "memory" };
+          return { kind: "ok", ts, metrics, ...batch, durationMs, recycled: "memory" };
         }
-        return { kind: "ok", ts, metrics, durationMs };
+        return { kind: "ok", ts, metrics, ...batch, durationMs };
       }
       return await this.#failAndRetire(proc, started, r, "poll");
     } finally {
@@ -263,7 +281,14 @@ export class MachineWorker {
       driver: m.driver,
       module,
       options: m.options,
-      ctx: { machineId: m.id, host: m.host, port: m.port, timeoutMs: m.timeoutMs, workDir: this.#workDir },
+      ctx: {
+        machineId: m.id,
+        host: m.host,
+        port: m.port,
+        timeoutMs: m.timeoutMs,
+        workDir: this.#workDir,
+        cursor: this.#cursor(),
+      },
       permissions,
     }, m.timeoutMs);
     if (init.kind === "reply" && init.reply.type === "ready") {
@@ -345,6 +370,20 @@ export class MachineWorker {
       await proc.request({ id: ++this.#nextId, op: "close" }, this.#graceMs);
     }
     await proc.kill(this.#graceMs, hung);
+  }
+
+  /**
+   * Ends the current worker process after the poll in flight (if any), so that the next poll starts a fresh
+   * driver whose `init` gets the cursor then stored (the agent calls this when the buffer refused a batch the
+   * driver already counted as delivered). No-op when no process runs.
+   */
+  recycle(reason: string): Promise<void> {
+    const run = this.#queue.then(async () => {
+      const proc = this.#proc;
+      if (proc && !this.#closed) await this.#retire(proc, "driver_error", reason, false);
+    }).catch(() => {});
+    this.#queue = run;
+    return run;
   }
 
   /**

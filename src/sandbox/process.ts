@@ -224,7 +224,10 @@ export class WorkerProcess {
       if (this.stderrTail.length > STDERR_TAIL) this.stderrTail.shift();
       const { pass, suppressedBefore } = limiter.offer();
       suppressed(suppressedBefore);
-      if (pass) this.#log?.info(`machine ${this.#machineId} worker: ${line}`, props);
+      if (!pass) continue;
+      // A driver marks a line's level by its first word (drivers/README.md); anything else is info.
+      const level = /^WARN(ING)?\b/.test(line) ? "warn" : /^ERROR\b/.test(line) ? "error" : "info";
+      this.#log?.[level](`machine ${this.#machineId} worker: ${line}`, props);
     }
     suppressed(limiter.flush());
   }

@@ -6,8 +6,10 @@
  * - The agent sends one request at a time on stdin (the worker answers pipelined ones in order), each with an
  *   increasing integer `id`:
  *   `init` (driver name, options, context, sandbox permissions), `poll`, `close`.
- * - The worker answers each on stdout with the same `id`: `ready` (init), `telemetry` (poll: `ts`, `metrics`),
- *   `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a one-line `message`.
+ * - The worker answers each on stdout with the same `id`: `ready` (init), `telemetry` (poll: `ts` and either
+ *   `metrics`, one reading, or `readings: [{ts, metrics}, ...]` with an optional `cursor`, at most
+ *   MAX_READINGS_PER_REPLY), `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a
+ *   one-line `message`.
  *   Every reply carries `rss`, the worker process's resident memory in bytes.
  * - `{"type":"fatal",...}` announces that the worker is about to exit (its driver's Web Worker died).
  * - Lines are capped (MAX_LINE_BYTES); anything else on stdout is a protocol violation and the worker is
@@ -16,7 +18,22 @@
  *
  * This module holds the message types and the pure validation of what the worker sends; it does no I/O.
  */
-import { checkMetrics, checkTs, describe, isPlainObject, type Metrics } from "../record/shape.ts";
+import {
+  checkJson,
+  checkMetrics,
+  checkTs,
+  describe,
+  isPlainObject,
+  type Metrics,
+  type MetricValue,
+} from "../record/shape.ts";
+import type { DriverStatus, ReadingBatch, TimedReading } from "../../drivers/types.ts";
+
+/**
+ * Cap on the readings of one telemetry reply (drivers/types.ts `MAX_READINGS_PER_POLL`, the same number for
+ * drivers); also what keeps a batch's line well under MAX_LINE_BYTES for ordinary metrics.
+ */
+export const MAX_READINGS_PER_REPLY = 1000;
 
 /** Protocol version announced in `hello`. */
 export const PROTOCOL_VERSION = 1;
@@ -57,6 +74,8 @@ export interface InitRequest {
     readonly timeoutMs: number;
     /** The machine's scratch folder (DriverContext.workDir), or null. */
     readonly workDir: string | null;
+    /** The machine's stored resume cursor, or null (see `DriverContext.cursor`). */
+    readonly cursor?: MetricValue | null;
   };
   /** The Web Worker's permissions. */
   readonly permissions: SandboxPermissions;
@@ -75,8 +94,16 @@ export type Reply =
   | {
     readonly type: "telemetry";
     readonly id: number;
+    /** When the driver's poll resolved (epoch ms, the worker's clock). */
     readonly ts: number;
-    readonly metrics: Metrics;
+    /** The one reading of a plain poll (absent when `readings` is given). */
+    readonly metrics?: Metrics;
+    /** Several readings with source timestamps (a `ReadingBatch` poll), instead of `metrics`. */
+    readonly readings?: readonly TimedReading[];
+    /** The batch's resume cursor, when it has one. */
+    readonly cursor?: MetricValue;
+    /** The batch's driver status fields, when it has them. */
+    readonly status?: DriverStatus;
     readonly rss: number;
   }
   | { readonly type: "closed"; readonly id: number; readonly rss: number }
@@ -90,6 +117,64 @@ export type Reply =
   | { readonly type: "fatal"; readonly message: string };
 
 const MAX_MESSAGE = 500;
+
+/**
+ * True when what a driver's poll returned is a ReadingBatch: an object with an array `readings` and no keys
+ * but `readings`, `cursor` and `status` (anything else is one plain metrics object).
+ */
+export function isReadingBatch(v: unknown): v is ReadingBatch {
+  if (!isPlainObject(v) || !Array.isArray(v.readings)) return false;
+  return Object.keys(v).every((k) => k === "readings" || k === "cursor" || k === "status");
+}
+
+/**
+ * Checks the body of a telemetry reply or of what a driver's poll returned: `metrics` (one reading), or
+ * `readings` (an array of at most MAX_READINGS_PER_REPLY `{ts, metrics}` with integer epoch-ms `ts`) with an
+ * optional plain-JSON `cursor`. Exactly one of `metrics` and `readings`. Returns null when valid, else one line
+ * naming the path (e.g. `readings[3].metrics.x: expected a finite number, got NaN`).
+ */
+export function checkTelemetry(
+  v: { metrics?: unknown; readings?: unknown; cursor?: unknown; status?: unknown },
+): string | null {
+  if (v.readings === undefined) {
+    if (v.cursor !== undefined || v.status !== undefined) return "cursor, status: only allowed with readings";
+    return checkMetrics(v.metrics);
+  }
+  if (v.metrics !== undefined) return "expected metrics or readings, got both";
+  if (!Array.isArray(v.readings)) return `readings: expected an array, got ${describe(v.readings)}`;
+  if (v.readings.length > MAX_READINGS_PER_REPLY) {
+    return `readings: expected at most ${MAX_READINGS_PER_REPLY} readings, got ${v.readings.length}`;
+  }
+  for (let i = 0; i < v.readings.length; i++) {
+    const r: unknown = v.readings[i];
+    const at = `readings[${i}]`;
+    if (!isPlainObject(r)) return `${at}: expected {ts, metrics}, got ${describe(r)}`;
+    const badTs = checkTs(r.ts);
+    if (badTs) return `${at}.${badTs}`;
+    if (!isPlainObject(r.metrics)) return `${at}.metrics: expected a JSON object, got ${describe(r.metrics)}`;
+    const p = checkJson(r.metrics, `${at}.metrics`, 1);
+    if (p) return p;
+  }
+  if (v.status !== undefined) {
+    const st = v.status;
+    if (!isPlainObject(st)) return `status: expected a flat JSON object, got ${describe(st)}`;
+    const keys = Object.keys(st);
+    if (keys.length > MAX_STATUS_KEYS) {
+      return `status: expected at most ${MAX_STATUS_KEYS} keys, got ${keys.length}`;
+    }
+    for (const k of keys) {
+      const x = st[k];
+      if (typeof x === "object" && x !== null) {
+        return `status.${k}: expected a string, number, boolean or null`;
+      }
+      const p = checkJson(x, `status.${k}`, 1);
+      if (p) return p;
+    }
+  }
+  return v.cursor === undefined ? null : checkJson(v.cursor, "cursor", 0);
+}
+
+const MAX_STATUS_KEYS = 32;
 
 /** Shortens text to one line of at most `max` characters (for messages that end up in logs). */
 export function oneLine(text: string, max = MAX_MESSAGE): string {
@@ -127,7 +212,7 @@ export function parseReply(line: string): { ok: true; reply: Reply } | { ok: fal
     case "telemetry": {
       if (!isId(v.id)) return bad("expected a positive integer id");
       if (!isRss(v.rss)) return bad("expected rss in bytes");
-      const problem = checkTs(v.ts) ?? checkMetrics(v.metrics);
+      const problem = checkTs(v.ts) ?? checkTelemetry(v);
       if (problem) return bad(problem);
       return { ok: true, reply: v as unknown as Reply };
     }

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { oneLine, parseReply } from "./protocol.ts";
+import { checkTelemetry, MAX_READINGS_PER_REPLY, oneLine, parseReply } from "./protocol.ts";
+import { MAX_READINGS_PER_POLL } from "../../drivers/types.ts";
 
 Deno.test("parseReply: accepts well-formed replies of each type", () => {
   const ok = (line: string) => {
@@ -40,4 +41,38 @@ Deno.test("parseReply: names what is wrong with a bad reply", () => {
 Deno.test("oneLine: flattens newlines and caps length", () => {
   assertEquals(oneLine("a\n  b\r\nc"), "a | b | c");
   assertEquals(oneLine("x".repeat(20), 10), "xxxxxxxxx…");
+});
+
+Deno.test("parseReply: a telemetry reply with readings, cursor and status; each reading is checked", () => {
+  const line = JSON.stringify({
+    type: "telemetry",
+    id: 2,
+    ts: 5000,
+    readings: [{ ts: 1, metrics: { a: 1 } }, { ts: 2, metrics: { a: 2 } }],
+    cursor: { next: 9, state: [1, "x"] },
+    status: { skew_ms: 12, gaps: 0, note: null },
+    rss: 1,
+  });
+  const r = parseReply(line);
+  assert(r.ok, JSON.stringify(r));
+  assertEquals(r.reply.type === "telemetry" && r.reply.readings?.length, 2);
+  const bad = (v: Record<string, unknown>) => {
+    const r = parseReply(JSON.stringify({ type: "telemetry", id: 1, ts: 1, rss: 1, ...v }));
+    assert(!r.ok, `expected a problem for ${JSON.stringify(v)}`);
+    return r.problem;
+  };
+  assertStringIncludes(bad({ readings: [{ ts: -1, metrics: {} }] }), "readings[0].ts: expected integer");
+  assertStringIncludes(
+    bad({ readings: [{ ts: 1, metrics: [] }] }),
+    "readings[0].metrics: expected a JSON object",
+  );
+  assertStringIncludes(bad({ readings: [{ ts: 1, metrics: {} }], metrics: {} }), "got both");
+  assertStringIncludes(bad({ metrics: {}, cursor: 1 }), "only allowed with readings");
+  assertStringIncludes(bad({ readings: [], status: { a: { b: 1 } } }), "status.a: expected a string");
+  assertStringIncludes(
+    bad({ readings: Array.from({ length: 1001 }, () => ({ ts: 1, metrics: {} })) }),
+    "at most 1000 readings",
+  );
+  assertEquals(checkTelemetry({ readings: [], cursor: null }), null);
+  assertEquals(MAX_READINGS_PER_REPLY, MAX_READINGS_PER_POLL, "the sandbox and the driver contract agree");
 });

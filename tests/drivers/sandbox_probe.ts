@@ -10,9 +10,12 @@
  * - `spam`: 500 lines on stderr, then a normal reading;
  * - `wrong_id`: writes a reply to request 999 on stdout and never answers;
  * - `late_garbage`: answers, then writes garbage to stdout between polls;
+ * - `batch`: a ReadingBatch of two readings (ts 1000 + 2 x polls and the next ms) whose cursor is
+ *   `{ polls, initCursor }` (initCursor: the `ctx.cursor` this worker got) and whose status is `{ polls }`;
+ * - `too_many_readings`: a batch of 1001 readings; `bad_reading`: a batch whose second reading holds NaN;
  * - `echo`: a normal reading `{ polls }`.
  */
-import type { Driver, DriverContext, DriverDescription } from "../../drivers/types.ts";
+import type { Driver, DriverContext, DriverDescription, PollResult } from "../../drivers/types.ts";
 import type { Metrics } from "../../src/record/mod.ts";
 
 /** The probe's description, for `MachineWorkerOptions.driverDescription`. */
@@ -58,7 +61,7 @@ class ProbeDriver implements Driver {
     return Promise.resolve();
   }
 
-  async poll(): Promise<Metrics> {
+  async poll(): Promise<PollResult> {
     const o = this.#o;
     const ctx = this.#ctx!;
     this.#polls++;
@@ -118,6 +121,21 @@ class ProbeDriver implements Driver {
       case "spam":
         for (let i = 0; i < 500; i++) console.error(`probe: spam line ${i}`);
         return { polls: this.#polls };
+      case "batch": {
+        const ts = 1000 + 2 * this.#polls;
+        return {
+          readings: [{ ts, metrics: { n: 2 * this.#polls } }, {
+            ts: ts + 1,
+            metrics: { n: 2 * this.#polls + 1 },
+          }],
+          cursor: { polls: this.#polls, initCursor: ctx.cursor ?? null },
+          status: { polls: this.#polls },
+        };
+      }
+      case "too_many_readings":
+        return { readings: Array.from({ length: 1001 }, (_, i) => ({ ts: i, metrics: { i } })) };
+      case "bad_reading":
+        return { readings: [{ ts: 1, metrics: { a: 1 } }, { ts: 2, metrics: { a: NaN } }] };
       case "console":
         console.log("probe: console.log from a driver");
         return { polls: this.#polls };

@@ -3,16 +3,34 @@
  * stdout only after the enqueue promise resolved (its group commit returned). Claims a few records now and
  * then without acking them, so kills also leave in-flight rows behind.
  *
- * Usage: deno run -A --config deno.json tests/processes/buffer_writer.ts DIR ROUND
+ * With a third argument `cursor` it plays a driver that resumes from a cursor instead: it reads machine
+ * `cursor-m`'s stored cursor (the last `n` delivered, or none), then enqueues batches of records `{n}` with
+ * n = cursor + 1, + 2, ... each batch with its last n as the cursor (TelemetryBuffer.enqueueBatch), forever.
+ *
+ * Usage: deno run -A --config deno.json tests/processes/buffer_writer.ts DIR ROUND [cursor]
  */
 import { TelemetryBuffer } from "../../src/buffer/mod.ts";
 import { makeRecord } from "../../src/record/mod.ts";
 
-const [dir, round] = Deno.args;
+const [dir, round, mode] = Deno.args;
 const quiet = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
 const b = TelemetryBuffer.open(dir, { maxRecords: 10_000_000, whenFull: "drop_oldest", log: quiet });
 const enc = new TextEncoder();
 Deno.stderr.writeSync(enc.encode("ready\n"));
+if (mode === "cursor") {
+  const stored = b.cursor("cursor-m");
+  let n = typeof stored === "number" ? stored + 1 : 0;
+  for (;;) {
+    const size = 1 + Math.floor(Math.random() * 300);
+    const recs = Array.from(
+      { length: size },
+      () => makeRecord("cursor-m", 1_795_000_000_000 + n, { n: n++ }),
+    );
+    void b.enqueueBatch(recs, { machineId: "cursor-m", value: n - 1 });
+    // Let the group commit run now and then, as an agent polling on does.
+    if (Math.random() < 0.3) await new Promise((r) => setTimeout(r, Math.random() * 50));
+  }
+}
 let i = 0;
 for (;;) {
   const size = 1 + Math.floor(Math.random() * 2500);

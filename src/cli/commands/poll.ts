@@ -11,7 +11,8 @@ export const pollCommand: Command = {
   name: "poll",
   summary: "poll one machine once through the sandbox and print the record as JSON",
   details:
-    'Prints one JSON line {"id","machine_id","ts","metrics"} on stdout and exits 0; nothing is buffered.\n' +
+    'Prints one JSON line {"id","machine_id","ts","metrics"} on stdout and exits 0; nothing is buffered\n' +
+    "(a driver that reads several timestamped readings per poll prints one line per reading, oldest first).\n" +
     "On failure prints one line on stderr and exits 1. Works while 'run' is active.",
   flags: [CONFIG_FLAG],
   positionals: [{ name: "MACHINE_ID", description: "id of a [[machines]] entry" }],
@@ -42,7 +43,9 @@ export const pollCommand: Command = {
       if (outcome.kind === "fail") {
         throw new RuntimeFailure(`machine ${id}: ${outcome.cause}: ${outcome.message}`);
       }
-      console.log(JSON.stringify(makeRecord(machine.id, outcome.ts, outcome.metrics)));
+      // A driver that returns several readings (each with its source ts) prints one line per record.
+      const readings = outcome.readings ?? [{ ts: outcome.ts, metrics: outcome.metrics }];
+      for (const r of readings) console.log(JSON.stringify(makeRecord(machine.id, r.ts, r.metrics)));
       return EXIT.OK;
     } finally {
       await worker.close();
