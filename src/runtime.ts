@@ -5,7 +5,12 @@
  * `Deno.execPath()` plus arguments. Under `deno run` those arguments are `run <RUNTIME_FLAGS> --config
  * <deno.json> <main.ts>`; in the binary the flags are baked in at compile time (deno.json task `compile` uses
  * the same RUNTIME_FLAGS, which a test checks).
+ *
+ * The offline bundle (`deno task bundle`, tools/bundle/) is the source run by the Deno runtime shipped beside
+ * it: its launcher adds OFFLINE_FLAGS and the bundle's own npm cache, and a marker file `bundle.json` beside
+ * main.ts tells selfCommand to start workers the same way.
  */
+import { statSync } from "node:fs";
 import { fileURLToPath as fromFileUrl } from "node:url";
 
 /** Deno flags the binary is compiled with and that `deno task agent` runs with. */
@@ -19,6 +24,16 @@ export const RUNTIME_FLAGS: readonly string[] = [
   "--v8-flags=--no-maglev",
 ];
 
+/**
+ * Flags the offline bundle's launcher adds to RUNTIME_FLAGS: nothing is resolved or downloaded at run time
+ * (`--cached-only`, `--no-remote`), and the lockfile is only read, never written (`--frozen`; the bundle
+ * folder may be read-only).
+ */
+export const OFFLINE_FLAGS: readonly string[] = ["--cached-only", "--no-remote", "--frozen"];
+
+/** Name of the marker file the bundle builder puts beside main.ts. */
+export const BUNDLE_MARKER = "bundle.json";
+
 /** Absolute path of main.ts (meaningful only when not compiled). */
 export const MAIN_MODULE: string = fromFileUrl(new URL("../main.ts", import.meta.url));
 
@@ -30,24 +45,56 @@ export function isStandalone(): boolean {
   return Deno.build.standalone === true;
 }
 
+let bundleCache: string | null | undefined;
+
+/**
+ * The npm cache (DENO_DIR) of the offline bundle this program runs from, or null when it is not a bundle
+ * (no `bundle.json` beside main.ts). The bundle layout is `<root>/app/main.ts` and `<root>/cache/`.
+ */
+export function bundleDenoDir(): string | null {
+  if (bundleCache !== undefined) return bundleCache;
+  bundleCache = null;
+  if (!isStandalone()) {
+    try {
+      statSync(fromFileUrl(new URL(`../${BUNDLE_MARKER}`, import.meta.url)));
+      bundleCache = fromFileUrl(new URL("../../cache", import.meta.url));
+    } catch { /* not a bundle */ }
+  }
+  return bundleCache;
+}
+
+/** How to start this program again: executable, arguments, and environment variables to set. */
+export interface SelfCommand {
+  /** The executable. */
+  readonly cmd: string;
+  /** Its arguments. */
+  readonly args: string[];
+  /** Variables the child needs on top of what the caller passes (the bundle's DENO_DIR). */
+  readonly env: Record<string, string>;
+}
+
 /**
  * The command that starts this program again with `args`: `[executable, ...argv]`.
- * `simco-agent __worker ...` in the binary; `deno run <flags> --config deno.json main.ts __worker ...` otherwise.
+ * `simco-agent __worker ...` in the binary; `deno run <flags> --config deno.json main.ts __worker ...` otherwise
+ * (in the offline bundle with OFFLINE_FLAGS too, and DENO_DIR set to the bundle's cache).
  */
-export function selfCommand(args: readonly string[]): { cmd: string; args: string[] } {
-  if (isStandalone()) return { cmd: Deno.execPath(), args: [...args] };
+export function selfCommand(args: readonly string[]): SelfCommand {
+  if (isStandalone()) return { cmd: Deno.execPath(), args: [...args], env: {} };
+  const denoDir = bundleDenoDir();
+  const offline = denoDir === null ? [] : OFFLINE_FLAGS;
   return {
     cmd: Deno.execPath(),
-    args: ["run", ...RUNTIME_FLAGS, "--config", DENO_CONFIG, MAIN_MODULE, ...args],
+    args: ["run", ...RUNTIME_FLAGS, ...offline, "--config", DENO_CONFIG, MAIN_MODULE, ...args],
+    env: denoDir === null ? {} : { DENO_DIR: denoDir, DENO_NO_UPDATE_CHECK: "1" },
   };
 }
 
 /**
  * The folder relative command-line paths refer to. `deno task` runs in the project folder and puts the user's
- * folder in INIT_CWD; the binary is run directly.
+ * folder in INIT_CWD; the binary and the bundle's launcher are run directly.
  */
 export function userCwd(): string {
-  if (!isStandalone()) {
+  if (!isStandalone() && bundleDenoDir() === null) {
     const init = Deno.env.get("INIT_CWD");
     if (init) return init;
   }

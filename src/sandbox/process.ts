@@ -155,7 +155,7 @@ export class WorkerProcess {
     const child = new Deno.Command(c?.cmd ?? self.cmd, {
       args: c?.args ?? self.args,
       clearEnv: true,
-      env: { ...workerEnv(), ...c?.env },
+      env: { ...workerEnv(), ...self.env, ...c?.env },
       cwd: c?.cwd,
       stdin: "piped",
       stdout: "piped",
