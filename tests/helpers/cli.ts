@@ -57,14 +57,12 @@ export function spawnCli(
   opts: { cwd: string; env?: Record<string, string> },
 ): CliProcess {
   const { cmd, args: argv } = selfCommand(args);
-  const child = new Deno.Command(cmd, {
-    args: argv,
-    cwd: opts.cwd,
-    env: { NO_COLOR: "1", INIT_CWD: opts.cwd, ...opts.env },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnCollecting(cmd, { args: argv, cwd: opts.cwd, env: { NO_COLOR: "1", INIT_CWD: opts.cwd, ...opts.env } });
+}
+
+/** Starts any command (e.g. a bundle's launcher) with stdin and stdout closed, collecting its stderr. */
+export function spawnCollecting(cmd: string, opts: Deno.CommandOptions): CliProcess {
+  const child = new Deno.Command(cmd, { ...opts, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
   let text = "";
   const reading = (async () => {
     const dec = new TextDecoder();

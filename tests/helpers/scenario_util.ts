@@ -62,7 +62,7 @@ export async function statusJson(plant: Plant): Promise<StatusJson> {
 }
 
 /** `{id, machine_id, ts}` of every record the plant's ingest stored (read from its SQLite file). */
-export function ingestRows(plant: Plant): Omit<IdentifiedRecord, "metrics">[] {
+export function ingestRows(plant: Pick<Plant, "dir">): Omit<IdentifiedRecord, "metrics">[] {
   const db = new DatabaseSync(join(plant.dir, "ingest.db"), { readOnly: true });
   try {
     return db.prepare("SELECT id, machine_id, ts FROM records").all() as Omit<IdentifiedRecord, "metrics">[];

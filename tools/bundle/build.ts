@@ -10,7 +10,14 @@
 import { join } from "node:path";
 import { VERSION } from "../../src/version.ts";
 import { cmdLauncher, shLauncher } from "./launchers.ts";
-import { DENO_VERSION, extractRuntime, run, runtimeTarball, type Target, TARGETS } from "./runtime_package.ts";
+import {
+  DENO_VERSION,
+  extractRuntime,
+  run,
+  runtimeTarball,
+  type Target,
+  TARGETS,
+} from "./runtime_package.ts";
 import { REPO, sha256Sums, stageApp } from "./stage.ts";
 
 /** What one target's build produced. */
@@ -55,15 +62,22 @@ async function archive(target: Target, staging: string, name: string, out: strin
   }
 }
 
+/** Where runtime tarballs are kept between builds (checked again on every use). */
+export const DOWNLOADS: string = join(REPO, "dist", "downloads");
+
 /** Builds one target's bundle into `outDir`. */
-export async function buildBundle(target: Target, outDir: string): Promise<BuiltBundle> {
+export async function buildBundle(
+  target: Target,
+  outDir: string,
+  downloads = DOWNLOADS,
+): Promise<BuiltBundle> {
   const name = bundleName(target);
   const staging = join(outDir, "bundle");
   const root = join(staging, name);
   await Deno.remove(root, { recursive: true }).catch(() => {});
   await Deno.mkdir(join(root, "runtime"), { recursive: true });
 
-  const tgz = await runtimeTarball(target, DENO_VERSION, join(outDir, "downloads"));
+  const tgz = await runtimeTarball(target, DENO_VERSION, downloads);
   await extractRuntime(tgz, target, join(root, "runtime", target.exe));
   await stageApp(root, { version: VERSION, target: target.name, deno: DENO_VERSION });
 
@@ -95,7 +109,9 @@ export async function buildBundles(
   targets: readonly Target[] = TARGETS,
 ): Promise<BuiltBundle[]> {
   if (Deno.version.deno !== DENO_VERSION) {
-    throw new Error(`bundle: expected to run on Deno ${DENO_VERSION} (the bundled runtime), got ${Deno.version.deno}`);
+    throw new Error(
+      `bundle: expected to run on Deno ${DENO_VERSION} (the bundled runtime), got ${Deno.version.deno}`,
+    );
   }
   const built: BuiltBundle[] = [];
   for (const t of targets) built.push(await buildBundle(t, outDir));
@@ -112,13 +128,17 @@ if (import.meta.main) {
     if (a === "--out" && v) out = v;
     else if (a === "--target" && v) names.push(v);
     else {
-      console.error(`bundle: expected --out DIR or --target ${TARGETS.map((t) => t.name).join("|")}, got ${a}`);
+      console.error(
+        `bundle: expected --out DIR or --target ${TARGETS.map((t) => t.name).join("|")}, got ${a}`,
+      );
       Deno.exit(2);
     }
   }
   const unknown = names.filter((n) => !TARGETS.some((t) => t.name === n));
   if (unknown.length) {
-    console.error(`bundle: unknown target ${unknown[0]}; expected one of ${TARGETS.map((t) => t.name).join(", ")}`);
+    console.error(
+      `bundle: unknown target ${unknown[0]}; expected one of ${TARGETS.map((t) => t.name).join(", ")}`,
+    );
     Deno.exit(2);
   }
   try {

@@ -34,7 +34,9 @@ root=$(CDPATH='' cd -P -- "$(dirname -- "$self")" && pwd) || exit 1
 DENO_DIR="$root/cache"
 DENO_NO_UPDATE_CHECK=1
 export DENO_DIR DENO_NO_UPDATE_CHECK
-exec "$root/runtime/deno" run ${launcherFlags().join(" ")} --config "$root/app/deno.json" "$root/app/main.ts" "$@"
+exec "$root/runtime/deno" run ${
+    launcherFlags().join(" ")
+  } --config "$root/app/deno.json" "$root/app/main.ts" "$@"
 `;
 }
 
@@ -47,7 +49,9 @@ export function cmdLauncher(version: string): string {
     "setlocal",
     'set "DENO_DIR=%~dp0cache"',
     'set "DENO_NO_UPDATE_CHECK=1"',
-    `"%~dp0runtime\\deno.exe" run ${launcherFlags().join(" ")} --config "%~dp0app\\deno.json" "%~dp0app\\main.ts" %*`,
+    `"%~dp0runtime\\deno.exe" run ${
+      launcherFlags().join(" ")
+    } --config "%~dp0app\\deno.json" "%~dp0app\\main.ts" %*`,
     "exit /b %ERRORLEVEL%",
     "",
   ].join("\r\n");

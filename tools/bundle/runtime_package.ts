@@ -48,13 +48,18 @@ async function fetchOk(url: string): Promise<Response> {
 }
 
 /** `dist.tarball` and `dist.integrity` of `pkg@version` from the registry. */
-export async function packageDist(pkg: string, version: string): Promise<{ tarball: string; integrity: string }> {
+export async function packageDist(
+  pkg: string,
+  version: string,
+): Promise<{ tarball: string; integrity: string }> {
   const url = `${registryUrl()}/${pkg.replace("/", "%2f")}/${version}`;
   const meta = await (await fetchOk(url)).json();
   const tarball = meta?.dist?.tarball;
   const integrity = meta?.dist?.integrity;
   if (typeof tarball !== "string" || typeof integrity !== "string" || !integrity.startsWith("sha512-")) {
-    throw new Error(`${url}: expected dist.tarball and a sha512 dist.integrity, got ${JSON.stringify(meta?.dist)}`);
+    throw new Error(
+      `${url}: expected dist.tarball and a sha512 dist.integrity, got ${JSON.stringify(meta?.dist)}`,
+    );
   }
   return { tarball, integrity };
 }

@@ -30,7 +30,8 @@ export const CACHE_PLACEHOLDERS: readonly { name: string; kind: "dir" | "file" }
   { name: "latest.txt", kind: "dir" },
 ];
 
-const PLACEHOLDER_NOTE = "Placeholder: keeps Deno from writing this cache into the bundle folder (INSTALL.md).\n";
+const PLACEHOLDER_NOTE =
+  "Placeholder: keeps Deno from writing this cache into the bundle folder (INSTALL.md).\n";
 
 /** True for files that are tests, benches or test data rather than code the agent runs. */
 export function isTestFile(rel: string): boolean {
@@ -120,7 +121,9 @@ export async function sha256Sums(root: string): Promise<string> {
   const lines: string[] = [];
   for (const rel of await listFiles(root)) {
     if (rel === "SHA256SUMS") continue;
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(join(root, rel))));
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", await Deno.readFile(join(root, rel))),
+    );
     lines.push(`${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}  ${rel}`);
   }
   return lines.join("\n") + "\n";
