@@ -2,6 +2,7 @@
  * Malformed machines.toml files, each checked end to end through the real CLI (`simco-agent check`): the exact
  * one-line error (file, line, key path, what was expected, what was found) and exit code 2, no stack trace.
  */
+import { sep as SEP } from "node:path";
 import { assertEquals } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 
@@ -257,7 +258,8 @@ Deno.test(`${CASES.length} malformed configurations: exact one-line errors, exit
       }
       const r = await runCli(["check", "--config", file], { cwd: dir });
       const lines = r.stderr.trimEnd().split("\n");
-      const expected = c.errors.map((e) => e.replaceAll("{dir}", dir));
+      // `{dir}/x` is an absolute path the agent printed: with the OS's separator.
+      const expected = c.errors.map((e) => e.replaceAll("{dir}/", dir + SEP).replaceAll("{dir}", dir));
       assertEquals(
         { code: r.code, errors: lines.slice(0, -1), stdout: r.stdout },
         { code: 2, errors: expected, stdout: "" },

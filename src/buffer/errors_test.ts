@@ -32,7 +32,10 @@ Deno.test("classifySqliteError: full, read-only, not a database, malformed, cons
 
     const junk = join(dir, "junk.db");
     Deno.writeTextFileSync(junk, "this is not a database, it is a text file that is long enough ".repeat(20));
-    const notDb = failure(() => new DatabaseSync(junk).exec("SELECT * FROM sqlite_schema"));
+    // Closed before the folder is removed: Windows cannot delete a file that is still open.
+    const junkDb = new DatabaseSync(junk);
+    const notDb = failure(() => junkDb.exec("SELECT * FROM sqlite_schema"));
+    junkDb.close();
     assertEquals(classifySqliteError(notDb), "corrupt");
     assertEquals(classifySqliteError(new Error("database disk image is malformed")), "corrupt");
     assertEquals(classifySqliteError(new Error("database is locked")), "busy");

@@ -33,6 +33,18 @@ function readPid(dataDir: string): number | null {
   }
 }
 
+/**
+ * Releases the OS lock. Under Wine, UnlockFileEx always fails with ERROR_LOCK_VIOLATION (os error 33, WineHQ
+ * bug 59711) although the lock is held; closing the handle, which always follows, releases it all the same.
+ */
+function unlock(file: Deno.FsFile): void {
+  try {
+    file.unlockSync();
+  } catch (e) {
+    if (!(Deno.build.os === "windows" && String(e).includes("(os error 33)"))) throw e;
+  }
+}
+
 function openLockFile(dataDir: string): Deno.FsFile {
   return Deno.openSync(join(dataDir, LOCK_FILE), { read: true, write: true, create: true });
 }
@@ -70,7 +82,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
         if (readPid(dataDir) === Deno.pid) Deno.removeSync(join(dataDir, PID_FILE));
       } catch { /* already gone */ }
       try {
-        file.unlockSync();
+        unlock(file);
       } finally {
         file.close();
       }
@@ -92,7 +104,7 @@ export function lockHolder(dataDir: string): number | null {
   }
   try {
     if (file.tryLockSync(false)) {
-      file.unlockSync();
+      unlock(file);
       return null;
     }
     return readPid(dataDir) ?? -1;

@@ -1,6 +1,10 @@
+import { join, resolve } from "node:path";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { parseConfig } from "./parse.ts";
 import { formatProblem } from "./types.ts";
+
+/** An absolute folder on this OS (`/plant`, `C:\\plant` on Windows): parse resolves paths the OS's way. */
+const PLANT = resolve("/plant");
 
 const VALID = `
 [agent]
@@ -12,17 +16,17 @@ driver = "simulator"
 `;
 
 function problems(text: string): string[] {
-  const r = parseConfig(text, "machines.toml", "/plant/machines.toml");
+  const r = parseConfig(text, "machines.toml", join(PLANT, "machines.toml"));
   return r.ok ? [] : r.problems.map(formatProblem);
 }
 
 Deno.test("a minimal config gets every default", () => {
-  const r = parseConfig(VALID, "machines.toml", "/plant/machines.toml");
+  const r = parseConfig(VALID, "machines.toml", join(PLANT, "machines.toml"));
   assert(r.ok, JSON.stringify(r));
   const c = r.config;
   assertEquals(c.agent, {
     id: "plant1-cell3",
-    dataDir: "/plant/simco-data",
+    dataDir: join(PLANT, "simco-data"),
     logLevel: "info",
     confinement: "best_effort",
     workerUser: "nobody",
@@ -70,11 +74,11 @@ Deno.test("defaults apply to machines, machine keys override them, paths resolve
       `[defaults]\ninterval = "2s"\nbreaker_threshold = 3\n[[machines]]\nid = "m1"\ndriver = "simulator"\ninterval = "250ms"\n` +
       `[[machines]]\nid = "m2"\ndriver = "simulator"\n`,
     "machines.toml",
-    "/plant/cfg/machines.toml",
+    join(PLANT, "cfg", "machines.toml"),
   );
   assert(r.ok, JSON.stringify(r));
-  assertEquals(r.config.agent.dataDir, "/plant/cfg/data");
-  assertEquals(r.config.uplink.apiKeyFile, "/plant/cfg/k/key.txt");
+  assertEquals(r.config.agent.dataDir, join(PLANT, "cfg", "data"));
+  assertEquals(r.config.uplink.apiKeyFile, join(PLANT, "cfg", "k", "key.txt"));
   assertEquals(r.config.machines.map((m) => [m.intervalMs, m.breakerThreshold]), [[250, 3], [2000, 3]]);
 });
 

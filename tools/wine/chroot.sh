@@ -8,7 +8,9 @@
 set -euo pipefail
 CHROOT=${SIMCO_WINE_CHROOT:-/var/cache/simco-wine-chroot}
 MIRROR=${SIMCO_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if [ -x "$CHROOT/usr/bin/wine" ] && [ -f "$CHROOT/.simco-wine-ready" ]; then
+# The marker is written only after Wine is installed. (Not `-x usr/bin/wine`: an absolute symlink into
+# /etc/alternatives, which resolves against the host's root from out here.)
+if [ -f "$CHROOT/.simco-wine-ready" ]; then
   echo "wine chroot: $CHROOT (cached)"
   exit 0
 fi
@@ -17,6 +19,11 @@ if ! command -v debootstrap >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
 fi
 tmp="$CHROOT.building"
+# Never delete through a mount (a bound /dev or /proc would be emptied on the host).
+if grep -qE " ($CHROOT|$tmp)/" /proc/self/mountinfo; then
+  echo "wine chroot: something is mounted under $CHROOT; unmount it first" >&2
+  exit 1
+fi
 rm -rf "$tmp"
 mkdir -p "$(dirname "$CHROOT")"
 echo "wine chroot: debootstrap trixie into $tmp"
@@ -24,8 +31,7 @@ debootstrap --variant=minbase trixie "$tmp" "$MIRROR" >"$tmp.log" 2>&1 || { tail
 cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null || true
 echo "wine chroot: apt-get install wine"
 chroot "$tmp" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-  sh -c 'dpkg --add-architecture i386 >/dev/null 2>&1 || true; apt-get update -qq &&
-         apt-get install -y -qq --no-install-recommends wine wine64 ca-certificates procps >/dev/null' \
+  sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends wine wine64 >/dev/null' \
   >>"$tmp.log" 2>&1 || { tail -20 "$tmp.log"; exit 1; }
 rm -f "$tmp.log"
 touch "$tmp/.simco-wine-ready"
