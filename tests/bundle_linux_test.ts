@@ -9,7 +9,9 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { bundle, snapshot, unpack } from "./helpers/bundle.ts";
-import { childPids, liveProcesses, spawnAgent, waitFor } from "./helpers/agent.ts";
+import { spawnAgent } from "./helpers/agent.ts";
+import { childPids, liveProcesses } from "./helpers/proc.ts";
+import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 import { asUser, ensureUser, netnsUnavailable, openNetNs } from "./helpers/netns.ts";
 import {

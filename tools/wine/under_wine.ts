@@ -8,7 +8,9 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { liveProcesses, spawnAgent, waitFor } from "../../tests/helpers/agent.ts";
+import { spawnAgent } from "../../tests/helpers/agent.ts";
+import { liveProcesses } from "../../tests/helpers/proc.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
 import { bundle, unpack } from "../../tests/helpers/bundle.ts";
 import { denoScriptArgs } from "../../tests/helpers/deno_script.ts";
 import {
