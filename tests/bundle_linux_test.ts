@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { bundle, snapshot, unpack } from "./helpers/bundle.ts";
-import { spawnAgent } from "./helpers/agent.ts";
+import { spawnCollecting as spawnAgent } from "./helpers/cli.ts";
 import { childPids, liveProcesses } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";

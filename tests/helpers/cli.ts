@@ -57,7 +57,11 @@ export function spawnCli(
   opts: { cwd: string; env?: Record<string, string> },
 ): CliProcess {
   const { cmd, args: argv } = selfCommand(args);
-  return spawnCollecting(cmd, { args: argv, cwd: opts.cwd, env: { NO_COLOR: "1", INIT_CWD: opts.cwd, ...opts.env } });
+  return spawnCollecting(cmd, {
+    args: argv,
+    cwd: opts.cwd,
+    env: { NO_COLOR: "1", INIT_CWD: opts.cwd, ...opts.env },
+  });
 }
 
 /** Starts any command (e.g. a bundle's launcher) with stdin and stdout closed, collecting its stderr. */

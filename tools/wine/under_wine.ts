@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { spawnAgent } from "../../tests/helpers/agent.ts";
+import { spawnCollecting as spawnAgent } from "../../tests/helpers/cli.ts";
 import { liveProcesses } from "../../tests/helpers/proc.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { bundle, unpack } from "../../tests/helpers/bundle.ts";
