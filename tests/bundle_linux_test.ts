@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { bundle, snapshot, unpack } from "./helpers/bundle.ts";
 import { spawnCollecting as spawnAgent } from "./helpers/cli.ts";
-import { childPids, liveProcesses } from "./helpers/proc.ts";
+import { liveProcesses } from "./helpers/proc.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { denoScriptArgs } from "./helpers/deno_script.ts";
 import { asUser, ensureUser, netnsUnavailable, openNetNs } from "./helpers/netns.ts";
@@ -134,12 +134,13 @@ Deno.test({
       // `run` as the service manager would: until SIGTERM. Returns the ids it reported buffered.
       const runUntil = async (cfg: string, enough: (s: StatusJson) => boolean, trace?: string) => {
         const agent = spawnAgent(ns.enter[0], { args: argv(["run", "--config", cfg], trace), cwd: plant });
-        const pid = trace
-          ? await waitFor("the traced agent", 30_000, () => childPids(agent.pid)[0])
-          : agent.pid;
         await waitFor(`${cfg}: progress in status`, 60_000, async () => enough(await status(cfg)));
+        // The agent is the launcher's runtime (strace, nsenter, setpriv and sh all exec or fork into it).
         const procs = liveProcesses();
-        const agentArgv = procs.find((p) => p.pid === pid)!.argv;
+        const main = procs.find((p) => p.argv[0] === join(root, "runtime", "deno") && p.argv.includes(cfg));
+        assert(main, `no agent process for ${cfg}; its stderr: ${agent.stderr().slice(-2000)}`);
+        const pid = main.pid;
+        const agentArgv = main.argv;
         const worker = procs.find((p) => p.ppid === pid && p.argv.includes("__worker"));
         assertEquals(flagsOf(agentArgv), launcherFlags());
         assert(
