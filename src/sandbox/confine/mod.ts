@@ -240,6 +240,9 @@ export class Confiner {
         "-A",
         "--no-config",
         "--no-lock",
+        // Like OFFLINE_FLAGS: the launcher's own graph is local files only, so nothing may be fetched for it.
+        "--cached-only",
+        "--no-remote",
         "--no-prompt",
         "--quiet",
         launcherPath(),
