@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { type Ingest, startIngest } from "../src/ingest/mod.ts";
 import type { IdentifiedRecord } from "../src/record/mod.ts";
-import { readUplinkStatus } from "../src/uplink/status_file.ts";
+import { readStatusDocument } from "../src/datadir/status_file.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { type CliProcess, runCli, spawnCli } from "./helpers/cli.ts";
 import { keyFile, openBuffer, seed, writeConfig } from "./helpers/uplink_env.ts";
@@ -69,7 +69,7 @@ Deno.test("drain through run after a refused key: retries now with the fixed key
   const s = await site(94, "a-wrong-key-0000");
   try {
     const run = s.run();
-    await waitFor("run's first 401", 30_000, () => readUplinkStatus(s.data)?.state === "auth_error");
+    await waitFor("run's first 401", 30_000, () => readStatusDocument(s.data)?.uplink.state === "auth_error");
     keyFile(s.dir, KEY); // fixed while run waits out max_backoff (5 min)
     const t0 = Date.now();
     const r = await runCli(["drain", "--config", s.cfg, "--timeout", "60s"], { cwd: s.dir });
