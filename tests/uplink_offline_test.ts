@@ -129,7 +129,7 @@ Deno.test("upload: records the cloud rejects are written next to the file (exit 
     ingest.inject({ kind: "reject_id", id: recs[42].id, reason: "unknown machine" });
     const r = await runCli(["upload", file, "--config", cfg]);
     assertEquals(r.code, 4, r.stderr);
-    assertStringIncludes(r.stderr, `1 record(s) rejected by the cloud, listed in ${file}.rejected.ndjson`);
+    assertStringIncludes(r.stderr, `1 record rejected by the cloud, listed in ${file}.rejected.ndjson`);
     const rejected = Deno.readTextFileSync(`${file}.rejected.ndjson`).trim().split("\n").map((l) =>
       JSON.parse(l)
     );

@@ -1,5 +1,6 @@
 /** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/engine/drain.ts). */
 import { getLog } from "../../log/mod.ts";
+import { plural } from "../../util/human.ts";
 import { audited } from "../audit.ts";
 import { drainBuffer, DrainConfigError } from "../../engine/drain.ts";
 import { ProgressReporter } from "../progress.ts";
@@ -58,19 +59,21 @@ export const drainCommand: Command = {
         });
         progress.done();
         const dead = report.deadLettered > 0
-          ? `; ${report.deadLettered} record(s) rejected by the cloud moved to dead letters ` +
+          ? `; ${plural(report.deadLettered, "record")} rejected by the cloud moved to dead letters ` +
             `(simco-agent dead-letters list --config ${args.flags.config})`
           : "";
         if (report.empty) {
           return {
             code: dead ? 4 : EXIT.OK,
-            result: `drain: done, ${report.sent} record(s) sent, buffer empty${dead}`,
+            result: `drain: done, ${plural(report.sent, "record")} sent, buffer empty${dead}`,
             thenThrow: dead
-              ? new RejectedRecords(`${report.deadLettered} record(s) became dead letters`)
+              ? new RejectedRecords(`${plural(report.deadLettered, "record")} became dead letters`)
               : undefined,
           };
         }
-        throw new RuntimeFailure(`stopped with ${report.left} record(s) left: ${report.problem}${dead}`);
+        throw new RuntimeFailure(
+          `stopped with ${plural(report.left, "record")} left: ${report.problem}${dead}`,
+        );
       }, { createsDataDir: true, consoleLevel: config.agent.logLevel });
     } catch (e) {
       progress.done();

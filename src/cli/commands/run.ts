@@ -8,7 +8,7 @@ import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
 import { serveRemoveRequest } from "../../offline/remove_request.ts";
-import { type MetricsServer, startMetricsServer } from "../../engine/metrics_server.ts";
+import type { MetricsServer } from "../../engine/metrics_server.ts";
 import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
 import { type UplinkFinding, uplinkFindings } from "../../uplink/preflight.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, UsageError } from "../command.ts";
@@ -79,6 +79,8 @@ export const runCommand: Command = {
     let metrics: MetricsServer | null = null;
     if (config.agent.metricsListen) {
       try {
+        // Loaded only when asked for: prom-client costs every other start time.
+        const { startMetricsServer } = await import("../../engine/metrics_server.ts");
         metrics = await startMetricsServer(agent, config.agent.metricsListen, log);
       } catch (e) {
         await agent.stop();
