@@ -10,6 +10,7 @@ import { assert, assertEquals } from "./assert.ts";
 import { makePlant } from "./helpers/agent.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { simMachines, statusJson } from "./helpers/scenario_util.ts";
+import { SCHEMA_VERSION } from "../src/buffer/mod.ts";
 
 const UNIT = new URL("../examples/simco-agent.service", import.meta.url);
 
@@ -94,7 +95,7 @@ Deno.test("upgrade: a buffer.db of schema version 1 is migrated and every record
     const db = new DatabaseSync(join(data, "buffer.db"), { readOnly: true });
     try {
       const v = db.prepare("PRAGMA user_version").get() as { user_version: number };
-      assertEquals(Number(v.user_version), 2);
+      assertEquals(Number(v.user_version), SCHEMA_VERSION);
       assert(db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'dead_letter'").get() !== undefined);
     } finally {
       db.close();
