@@ -70,24 +70,7 @@ export const runCommand: Command = {
       serveRequests: (buffer) => serveRemoveRequest(config.agent.dataDir, buffer, log),
       startupExtra: [listen ? `metrics on ${listen.hostname}:${listen.port}` : "metrics off"],
     });
-    try {
-      await agent.start();
-    } catch (e) {
-      await shutdownLogging();
-      throw e;
-    }
-    let metrics: MetricsServer | null = null;
-    if (config.agent.metricsListen) {
-      try {
-        // Loaded only when asked for: prom-client costs every other start time.
-        const { startMetricsServer } = await import("../../engine/metrics_server.ts");
-        metrics = await startMetricsServer(agent, config.agent.metricsListen, log);
-      } catch (e) {
-        await agent.stop();
-        await shutdownLogging();
-        throw new UsageError(e instanceof Error ? e.message : String(e));
-      }
-    }
+    // Listen before starting: a stop signal during start-up (a service manager stopping at once) is graceful too.
     let forced = false;
     const stopRequested = Promise.withResolvers<void>();
     const remove = onStopSignals((sig) => {
@@ -98,6 +81,26 @@ export const runCommand: Command = {
       log.warn("second signal: forcing exit");
       void agent.forceStop().finally(() => Deno.exit(EXIT.FORCED));
     });
+    try {
+      await agent.start();
+    } catch (e) {
+      remove();
+      await shutdownLogging();
+      throw e;
+    }
+    let metrics: MetricsServer | null = null;
+    if (config.agent.metricsListen) {
+      try {
+        // Loaded only when asked for: prom-client costs every other start time.
+        const { startMetricsServer } = await import("../../engine/metrics_server.ts");
+        metrics = await startMetricsServer(agent, config.agent.metricsListen, log);
+      } catch (e) {
+        remove();
+        await agent.stop();
+        await shutdownLogging();
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+      }
+    }
     await stopRequested.promise;
     await metrics?.close();
     await agent.stop();
