@@ -19,12 +19,13 @@ export const LAYERS: readonly Layer[] = [
   // path                          layer  may the driver worker process load it?
   { path: "src/record/", layer: 0, worker: true }, // the record's shape, validator and id (mod.ts: node:crypto)
   { path: "src/config/types.ts", layer: 0, worker: true }, // the parsed configuration's shapes
-  { path: "src/log/", layer: 0, worker: false }, // logging (npm @logtape)
   { path: "src/util/", layer: 0, worker: true }, // small pure helpers
   { path: "src/version.ts", layer: 0, worker: true },
   { path: "src/runtime.ts", layer: 0, worker: false }, // how to start another copy of this program
   { path: "drivers/types.ts", layer: 1, worker: true }, // the driver interface
   { path: "src/wire/", layer: 1, worker: false }, // the ingest wire protocol (uplink and ingest)
+  { path: "src/datadir/", layer: 1, worker: false }, // the data dir's layout, lock, status.json, atomic writes
+  { path: "src/log/", layer: 2, worker: false }, // logging (npm @logtape); file names from src/datadir/
   { path: "drivers/*/", layer: 2, worker: false }, // one folder per driver (its mod.ts: only its Web Worker)
   { path: "drivers/registry.ts", layer: 3, worker: false }, // the driver registry: descriptions and module URLs
   { path: "src/sandbox/", layer: 4, worker: true }, // driver worker processes

@@ -85,7 +85,7 @@ const CASES: Case[] = [
     name: "misspelt agent key",
     text: `[agent]\nid = "c"\ndta_dir = "x"\n` + MACHINE,
     errors: [
-      'machines.toml:3: agent.dta_dir: unknown key; did you mean "data_dir"? (expected one of: id, data_dir, log_level, confinement, worker_user)',
+      'machines.toml:3: agent.dta_dir: unknown key; did you mean "data_dir"? (expected one of: id, data_dir, log_level, confinement, worker_user, log_format, metrics_listen, summary_interval)',
     ],
   },
   {

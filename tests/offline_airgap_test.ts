@@ -336,7 +336,7 @@ Deno.test("upload on a PC with a config holding only [uplink], or none; flags ov
     const env = { OFFICE_KEY: "office-key", OTHER_KEY: "wrong" };
     const ok = await runCli(["upload", file, "--config", office], { env });
     assertEquals(ok.code, 0, ok.stderr);
-    assertStringIncludes(ok.stdout, "250 record(s) of agent cell9 sent");
+    assertStringIncludes(ok.stdout, "250 records of agent cell9 sent");
     assertEquals(
       ingest.counts().requests,
       Math.ceil(250 / 40),

@@ -10,6 +10,7 @@ import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
 import { ingestMetrics, printedIds } from "./helpers/scenario_util.ts";
 import { recordId } from "../src/record/mod.ts";
+import { VERSION } from "../src/version.ts";
 
 const HEALTHY = (n: number, interval = "200ms") =>
   Array.from(
@@ -29,8 +30,29 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
     const st = await runCli(["status", "--config", plant.config, "--json"], { env: plant.env });
     assertEquals(st.code, 0, st.stderr);
     const s = JSON.parse(st.stdout);
-    assertEquals(Object.keys(s), ["agent_id", "running", "pid", "buffer", "uplink", "machines"]);
-    assertEquals([s.agent_id, s.running, s.pid], ["e2e", true, agent.pid]);
+    assertEquals(Object.keys(s), [
+      "agent_id",
+      "data_dir",
+      "data_dir_exists",
+      "running",
+      "pid",
+      "command",
+      "stale",
+      "version",
+      "started_at",
+      "updated_at",
+      "buffer",
+      "uplink",
+      "machines",
+    ]);
+    assertEquals([s.agent_id, s.running, s.pid, s.command, s.stale, s.version], [
+      "e2e",
+      true,
+      agent.pid,
+      "run",
+      false,
+      VERSION,
+    ]);
     assertEquals(Object.keys(s.buffer), [
       "queued",
       "in_flight",
@@ -48,6 +70,7 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
         "confinement",
         "consecutive_failures",
         "driver",
+        "failures_by_cause",
         "failures_total",
         "id",
         "last_error",
@@ -55,6 +78,8 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
         "next_attempt_ts",
         "polls_total",
         "state",
+        "worker_memory_bytes",
+        "worker_restarts",
       ]);
       assertEquals([m.driver, m.state], ["simulator", "OK"]);
       assert(m.polls_total > 0 && typeof m.last_success_ts === "number");
@@ -66,7 +91,7 @@ Deno.test("run: status --json while running, SIGTERM during an upload loses noth
       }
     }
     const human = await runCli(["status", "--config", plant.config], { env: plant.env });
-    assertMatch(human.stdout, new RegExp(`^agent e2e: running \\(pid ${agent.pid}\\)`));
+    assertMatch(human.stdout, new RegExp(`^agent e2e: running \\(pid ${agent.pid}, version ${VERSION}, up `));
     assertMatch(human.stdout, /^confinement best_effort: /m);
 
     // A second agent on the same data dir is refused.
@@ -132,7 +157,7 @@ Deno.test("run: 5 failures open the breaker (CRITICAL), the probe after the cool
     assert(Date.now() < failUntil, "breaker opened only after the outage ended: test timing broken");
     assertMatch(
       agent.stderr(),
-      /CRITICAL simco\.engine: machine bad-1: 5 consecutive failures, breaker open; last error: .+; next probe in 4 s/,
+      /CRITICAL simco\.engine: machine bad-1: 5 consecutive failures, breaker open; last error: .+; next probe in 4s/,
     );
     await waitFor("bad-1 OK again", 30_000, async () => (await statusOf()).state === "OK");
     assertMatch(agent.stderr(), /machine bad-1: probe succeeded, breaker closed/);

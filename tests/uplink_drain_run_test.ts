@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { type Ingest, startIngest } from "../src/ingest/mod.ts";
 import type { IdentifiedRecord } from "../src/record/mod.ts";
-import { readUplinkStatus } from "../src/uplink/status_file.ts";
+import { readStatusDocument } from "../src/datadir/status_file.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { type CliProcess, runCli, spawnCli } from "./helpers/cli.ts";
 import { keyFile, openBuffer, seed, writeConfig } from "./helpers/uplink_env.ts";
@@ -63,13 +63,13 @@ async function site(n: number, key = KEY): Promise<Site> {
   };
 }
 
-const sentBy = (stdout: string) => Number(/drain: done, (\d+) record\(s\) sent/.exec(stdout)?.[1] ?? NaN);
+const sentBy = (stdout: string) => Number(/drain: done, (\d+) records? sent/.exec(stdout)?.[1] ?? NaN);
 
 Deno.test("drain through run after a refused key: retries now with the fixed key file, reports what was sent", async () => {
   const s = await site(94, "a-wrong-key-0000");
   try {
     const run = s.run();
-    await waitFor("run's first 401", 30_000, () => readUplinkStatus(s.data)?.state === "auth_error");
+    await waitFor("run's first 401", 30_000, () => readStatusDocument(s.data)?.uplink.state === "auth_error");
     keyFile(s.dir, KEY); // fixed while run waits out max_backoff (5 min)
     const t0 = Date.now();
     const r = await runCli(["drain", "--config", s.cfg, "--timeout", "60s"], { cwd: s.dir });
@@ -126,9 +126,9 @@ Deno.test("drain says how many records became dead letters and exits 4", async (
     assertEquals(r.code, 4, r.stderr);
     assertMatch(
       r.stdout,
-      /drain: done, 3 record\(s\) sent, buffer empty; 1 record\(s\) rejected by the cloud moved to dead letters/,
+      /drain: done, 3 records sent, buffer empty; 1 record rejected by the cloud moved to dead letters/,
     );
-    assertStringIncludes(r.stderr, "1 record(s) became dead letters");
+    assertStringIncludes(r.stderr, "1 record became dead letters");
     assertEquals(readBufferStats(s.data)?.dead_letter, 1);
   } finally {
     await s.close();

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { readBufferStats } from "../src/buffer/mod.ts";
 import { startIngest } from "../src/ingest/mod.ts";
 import { writeDrainRequest } from "../src/uplink/drain_request.ts";
-import { readUplinkStatus } from "../src/uplink/status_file.ts";
+import { readStatusDocument } from "../src/datadir/status_file.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import {
@@ -57,7 +57,7 @@ Deno.test("drain on its own ignores the backoff schedule, shows progress lines, 
     const r = await runCli(["drain", "--config", p.cfg]);
     const took = Date.now() - t0;
     assertEquals(r.code, 0, r.stderr);
-    assertStringIncludes(r.stdout, "drain: done, 3000 record(s) sent, buffer empty");
+    assertStringIncludes(r.stdout, "drain: done, 3000 records sent, buffer empty");
     assertMatch(r.stderr, /drain: 0 sent {2}3,000 left {2}0 rec\/s {2}ETA \?/);
     assertMatch(r.stderr, /drain: 3,000 sent {2}0 left .* ETA 0s/);
     assert(took < 15_000, `drain took ${took} ms`);
@@ -77,12 +77,12 @@ Deno.test("drain stops with the number left: on timeout (exit 1) and when the ke
     assertEquals(r.code, 1, r.stderr);
     assertMatch(
       r.stderr,
-      /simco-agent drain: error: stopped with 500 record\(s\) left: timed out after \d+ s/,
+      /simco-agent drain: error: stopped with 500 records left: timed out after \d+ s/,
     );
     assertEquals(left(p.data), 500);
     const k = await runCli(["drain", "--config", bad.cfg]);
     assertEquals(k.code, 1, k.stderr);
-    assertMatch(k.stderr, /stopped with 300 record\(s\) left: HTTP 401: the api key was refused/);
+    assertMatch(k.stderr, /stopped with 300 records left: HTTP 401: the api key was refused/);
     assert(!k.stderr.includes("not-the-key-77"), "api key leaked");
     assertEquals(readBufferStats(bad.data)!.dead_letter, 0);
     const bad2 = await runCli(["drain", "--config", p.cfg, "--timeout", "soon"]);
@@ -147,9 +147,9 @@ Deno.test("a running uploader serving a drain request on an idle buffer stays re
       await waitFor(
         "drain done on an empty buffer",
         5_000,
-        () => readUplinkStatus(p.data)?.drain?.done === true,
+        () => readStatusDocument(p.data)?.uplink.drain?.done === true,
       );
-      assertEquals(readUplinkStatus(p.data)?.drain, {
+      assertEquals(readStatusDocument(p.data)?.uplink.drain, {
         request_id: "idle-drain",
         done: true,
         sent: 0,

@@ -30,7 +30,7 @@ Deno.test("export keeps records queued; uploading twice and draining them create
 
     const ex = await runCli(["export", "--config", cfg, "--out", file]);
     assertEquals(ex.code, 0, ex.stderr);
-    assertStringIncludes(ex.stdout, "wrote 1500 record(s)");
+    assertStringIncludes(ex.stdout, "wrote 1500 records");
     assertEquals(left(data), 1500, "export without --remove keeps every record queued");
     const lines = new TextDecoder().decode(gunzipSync(Deno.readFileSync(file))).trimEnd().split("\n");
     const header = JSON.parse(lines[0]);
@@ -39,7 +39,7 @@ Deno.test("export keeps records queued; uploading twice and draining them create
 
     const up1 = await runCli(["upload", file, "--config", cfg]);
     assertEquals(up1.code, 0, up1.stderr);
-    assertStringIncludes(up1.stdout, "1500 record(s) of agent plant-test sent");
+    assertStringIncludes(up1.stdout, "1500 records of agent plant-test sent");
     const up2 = await runCli(["upload", file, "--config", cfg]);
     assertEquals(up2.code, 0, up2.stderr);
     const dr = await runCli(["drain", "--config", cfg]);
@@ -129,7 +129,7 @@ Deno.test("upload: records the cloud rejects are written next to the file (exit 
     ingest.inject({ kind: "reject_id", id: recs[42].id, reason: "unknown machine" });
     const r = await runCli(["upload", file, "--config", cfg]);
     assertEquals(r.code, 4, r.stderr);
-    assertStringIncludes(r.stderr, `1 record(s) rejected by the cloud, listed in ${file}.rejected.ndjson`);
+    assertStringIncludes(r.stderr, `1 record rejected by the cloud, listed in ${file}.rejected.ndjson`);
     const rejected = Deno.readTextFileSync(`${file}.rejected.ndjson`).trim().split("\n").map((l) =>
       JSON.parse(l)
     );

@@ -172,7 +172,7 @@ export class TelemetryBuffer {
       if (this.#closed || generation !== this.#generation) return;
       const ms = Math.round(performance.now() - started);
       if (verdict === "ok") {
-        this.#log.info(`${this.#path} passed quick_check in ${ms} ms`);
+        this.#log.debug(`${this.#path} passed quick_check in ${ms} ms`);
         return;
       }
       const damaged = !verdict.startsWith("error: ") || classifySqliteError(verdict) === "corrupt";

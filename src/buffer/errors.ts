@@ -6,17 +6,7 @@
  * texts for each primary result code, so classifying by text is as stable as SQLite itself.
  */
 
-/** Thrown by {@link acquireDataDirLock} when another live process holds the data directory. */
-export class DataDirLockedError extends Error {
-  override name = "DataDirLockedError";
-  /** Pid of the holder as it recorded it, or null when it could not be read. */
-  readonly pid: number | null;
-  /** @param pid the holder's pid, @param dataDir the directory as given */
-  constructor(pid: number | null, readonly dataDir: string) {
-    super(`another simco-agent (pid ${pid ?? "unknown"}) is using ${dataDir}`);
-    this.pid = pid;
-  }
-}
+export { DataDirLockedError } from "../datadir/lock.ts";
 
 /** The buffer file was written by a newer simco-agent (higher schema version): refused, left untouched. */
 export class BufferSchemaTooNewError extends Error {

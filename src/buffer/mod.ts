@@ -24,7 +24,7 @@ export {
   BufferUnavailableError,
   DataDirLockedError,
 } from "./errors.ts";
-export { acquireDataDirLock, type DataDirLock, lockHolder } from "./lock.ts";
+export { acquireDataDirLock, type DataDirLock, lockHolder } from "../datadir/lock.ts";
 export {
   readBufferStats,
   readDeadLetters,

@@ -2,8 +2,8 @@
 import type { Log } from "../log/mod.ts";
 import type { IdentifiedRecord, SerializedRecord } from "../record/shape.ts";
 
-/** The file name of the buffer inside the data directory. */
-export const BUFFER_FILE = "buffer.db";
+/** The file name of the buffer inside the data directory (the layout lives in src/datadir/mod.ts). */
+export { BUFFER_FILE } from "../datadir/mod.ts";
 
 /** Options of {@link TelemetryBuffer.open}. */
 export interface BufferOptions {

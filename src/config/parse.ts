@@ -24,7 +24,17 @@ const HOST =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]+\]?$/;
 
 const SECTIONS = ["agent", "uplink", "buffer", "defaults", "machines"];
-const AGENT_KEYS = ["id", "data_dir", "log_level", "confinement", "worker_user"];
+const AGENT_KEYS = [
+  "id",
+  "data_dir",
+  "log_level",
+  "confinement",
+  "worker_user",
+  "log_format",
+  "metrics_listen",
+  "summary_interval",
+];
+const LISTEN = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 const UPLINK_KEYS = [
   "url",
   "api_key_env",
@@ -122,6 +132,30 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
     pattern: /^[A-Za-z0-9._-]{1,32}$/,
     what: "a user name or numeric uid",
   }) ?? "nobody";
+  const logFormat = r.enumeration(agentT, "log_format", "agent.log_format", ["text", "json"], "text");
+  const summaryIntervalMs = r.duration(
+    agentT,
+    "summary_interval",
+    "agent.summary_interval",
+    1000,
+    86_400_000,
+    "5m",
+  );
+  const listenText = r.string(agentT, "metrics_listen", "agent.metrics_listen", {
+    what: 'a "host:port" address such as "127.0.0.1:9464"',
+  });
+  let metricsListen: { hostname: string; port: number } | null = null;
+  if (listenText !== null) {
+    const m = LISTEN.exec(listenText);
+    if (!m || Number(m[2]) > 65535) {
+      r.problem(
+        "agent.metrics_listen",
+        `expected a "host:port" address such as "127.0.0.1:9464" (port 0..65535), got "${listenText}"`,
+      );
+    } else {
+      metricsListen = { hostname: m[1].replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+    }
+  }
 
   const uplink = readUplink(r, doc, pathOf);
 
@@ -176,7 +210,16 @@ export function parseConfig(text: string, file: string, absPath: string): ParseR
   }
   const config: Config = {
     file: absPath,
-    agent: { id: agentId, dataDir: pathOf(dataDir), logLevel, confinement, workerUser },
+    agent: {
+      id: agentId,
+      dataDir: pathOf(dataDir),
+      logLevel,
+      confinement,
+      workerUser,
+      logFormat,
+      metricsListen,
+      summaryIntervalMs,
+    },
     uplink,
     buffer,
     machines,

@@ -30,6 +30,9 @@ Deno.test("a minimal config gets every default", () => {
     logLevel: "info",
     confinement: "best_effort",
     workerUser: "nobody",
+    logFormat: "text",
+    metricsListen: null,
+    summaryIntervalMs: 300_000,
   });
   assertEquals(c.uplink, {
     url: null,
@@ -117,4 +120,25 @@ Deno.test("[agent] confinement and worker_user: values are taken, wrong ones nam
       'machines.toml:5: agent.worker_user: expected a user name or numeric uid, got "a b"',
     ],
   );
+});
+
+Deno.test("[agent] metrics_listen, log_format and summary_interval: parsed, or one line naming the key", () => {
+  const text = (extra: string) => VALID.replace('id = "plant1-cell3"', `id = "plant1-cell3"\n${extra}`);
+  const r = parseConfig(
+    text('metrics_listen = "127.0.0.1:9464"\nlog_format = "json"\nsummary_interval = "1m"'),
+    "machines.toml",
+    "/plant/machines.toml",
+  );
+  assert(r.ok);
+  assertEquals(r.config.agent.metricsListen, { hostname: "127.0.0.1", port: 9464 });
+  assertEquals([r.config.agent.logFormat, r.config.agent.summaryIntervalMs], ["json", 60_000]);
+  const v6 = parseConfig(text('metrics_listen = "[::1]:0"'), "machines.toml", "/plant/machines.toml");
+  assert(v6.ok);
+  assertEquals(v6.config.agent.metricsListen, { hostname: "::1", port: 0 });
+  assertEquals(problems(text('metrics_listen = "9464"')), [
+    'machines.toml:4: agent.metrics_listen: expected a "host:port" address such as "127.0.0.1:9464" (port 0..65535), got "9464"',
+  ]);
+  assertEquals(problems(text('metrics_listen = "localhost:70000"')).length, 1);
+  assertEquals(problems(text('log_format = "xml"')).length, 1);
+  assertEquals(problems(text('summary_interval = "10ms"')).length, 1);
 });

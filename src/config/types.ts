@@ -15,6 +15,12 @@ export interface AgentSection {
   readonly confinement: "strict" | "best_effort" | "off";
   /** User a worker runs as when the agent runs as root (Linux), default `nobody`. */
   readonly workerUser: string;
+  /** Log line format: one human line, or one JSON object per line. */
+  readonly logFormat: "text" | "json";
+  /** Address of the /health and /metrics endpoint, or null (off, the default). */
+  readonly metricsListen: { readonly hostname: string; readonly port: number } | null;
+  /** Interval of the summary log line. */
+  readonly summaryIntervalMs: number;
 }
 
 /** `[uplink]` */

@@ -16,9 +16,10 @@
  *   the worker is recycled, so the fresh driver resumes from the cursor the buffer really holds.
  * - The uploader runs its own loop on the same buffer. Without `[uplink]` (an air-gapped site) there is none:
  *   the agent collects and buffers only, and records leave through `export`.
- * - `status.json` is rewritten every second for `simco-agent status`; on the same tick the agent runs
- *   `serveRequests` (one at a time): `run` passes the server of `export --remove` requests
- *   (src/offline/remove_request.ts), since only this process may write the buffer.
+ * - `status.json` (src/datadir/status_file.ts) is rewritten every second and on uplink state changes; the
+ *   counters start from the previous document, so they survive restarts and include standalone commands.
+ *   On the same tick the agent runs `serveRequests` (one at a time): `run` passes the server of `export --remove`
+ *   requests (src/offline/remove_request.ts), since only this process may write the buffer.
  * - stop(): stop polling, close every worker (which kills and reaps it), let the uploader finish or return its
  *   batch to queued, write the final status, close the buffer (flushing pending commits), release the lock.
  */
@@ -33,11 +34,24 @@ import {
 } from "../buffer/mod.ts";
 import { Confiner, machineWorkDir, MachineWorker, type PollOutcome } from "../sandbox/mod.ts";
 import type { DriverStatus } from "../../drivers/types.ts";
+import { type PersistedMachine, type PersistedUplink, StatusWriter } from "../datadir/status_file.ts";
 import { Uploader } from "../uplink/mod.ts";
 import { sleep } from "../uplink/timing.ts";
 import { spreadPhaseMs } from "./scheduler.ts";
 import { MachineSupervisor, type SupervisorEvent } from "./supervisor.ts";
-import { type MachineStatus, readStatusFile, type StatusFile, writeStatusFile } from "./status.ts";
+import type { MachineStatus } from "./status.ts";
+import { startupLine, type SummaryFigures, summaryLine } from "./summary.ts";
+import { formatElapsed } from "../util/human.ts";
+import { VERSION } from "../version.ts";
+
+/** Called after every poll (metrics observe durations here). */
+export type PollListener = (machineId: string, outcome: PollOutcome) => void;
+
+function addCounts(a: Record<string, number> | undefined, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = { ...(a ?? {}) };
+  for (const [k, v] of Object.entries(b)) if (v) out[k] = (out[k] ?? 0) + v;
+  return out;
+}
 
 /** Counts the demo and tests read; also what `run` logs at exit. */
 export interface AgentCounters {
@@ -66,6 +80,8 @@ export interface AgentOptions {
    * requests from other processes that must write the buffer (`export --remove`).
    */
   serveRequests?: (buffer: TelemetryBuffer) => Promise<void>;
+  /** More phrases for the startup line (metrics address, confinement, ...). */
+  startupExtra?: readonly string[];
 }
 
 /** One running agent on one data dir. */
@@ -91,12 +107,17 @@ export class Agent {
   #supervisors = new Map<string, MachineSupervisor>();
   #machineLoops: Promise<void>[] = [];
   #uploadLoop: Promise<void> = Promise.resolve();
-  #startedAt = Date.now();
-  #sentBefore = 0;
+  #status: StatusWriter | null = null;
+  #uplinkBefore: PersistedUplink | null = null;
+  #restartsBefore = new Map<string, Record<string, number>>();
+  #failuresByCause = new Map<string, Record<string, number>>();
+  #pollListeners: PollListener[] = [];
   #statusTimer: ReturnType<typeof setInterval> | undefined;
+  #summaryTimer: ReturnType<typeof setInterval> | undefined;
+  #startupExtra: string[];
+  #statusSoon: ReturnType<typeof setTimeout> | undefined;
   #stopped: Promise<void> | null = null;
   #refusing = false;
-  #statusFailing = false;
   #enqueues = new Set<Promise<void>>();
   #serveRequests: ((buffer: TelemetryBuffer) => Promise<void>) | null;
   #serving: Promise<void> | null = null;
@@ -108,6 +129,7 @@ export class Agent {
     this.#log = opts.log ?? getLog("engine");
     this.#random = opts.random ?? Math.random;
     this.#serveRequests = opts.serveRequests ?? null;
+    this.#startupExtra = [...(opts.startupExtra ?? [])];
   }
 
   /** The buffer (after start). */
@@ -135,8 +157,13 @@ export class Agent {
       this.#lock = null;
       throw e;
     }
-    const previous = readStatusFile(config.agent.dataDir);
-    this.#sentBefore = previous?.uplink.sent_total ?? 0;
+    this.#status = new StatusWriter(config.agent.dataDir, "run", (problem) => {
+      // Once per episode: a full disk would otherwise add a line every second to a log on the same disk.
+      if (problem) this.#log.warn(`cannot write status.json: ${problem}`);
+      else this.#log.info("status.json is written again");
+    });
+    const previous = this.#status.previous;
+    this.#uplinkBefore = previous?.uplink ?? null;
     const now = Date.now();
     const confiner = new Confiner({
       mode: config.agent.confinement,
@@ -147,13 +174,18 @@ export class Agent {
     this.#confiner = confiner;
     confiner.logPlans(config.machines);
     config.machines.forEach((m, i) => {
-      const old = previous?.machines.find((p) => p.id === m.id);
+      const old = previous?.machines.find((p) => p.id === m.id) as
+        | (PersistedMachine & Partial<MachineStatus>)
+        | undefined;
+      this.#restartsBefore.set(m.id, old?.worker_restarts ?? {});
+      this.#failuresByCause.set(m.id, { ...(old?.failures_by_cause ?? {}) });
       const sup = new MachineSupervisor(m.id, m, {
         now,
         random: this.#random,
         // Spread first polls over the first interval so many machines at the same interval do not fire together.
         phaseMs: spreadPhaseMs(i, config.machines.length, m.intervalMs),
         counters: old ? { polls_total: old.polls_total, failures_total: old.failures_total } : undefined,
+        lastSuccessTs: old?.last_success_ts ?? null,
       });
       this.#supervisors.set(m.id, sup);
       this.#workers.set(
@@ -166,9 +198,19 @@ export class Agent {
         }),
       );
     });
-    this.#log.info(
-      `agent ${config.agent.id} started: ${config.machines.length} machines, data dir ${config.agent.dataDir}`,
-    );
+    const stats = this.#buffer.stats();
+    this.#log.info(startupLine({
+      version: VERSION,
+      agentId: config.agent.id,
+      configFile: config.file,
+      machines: config.machines.length,
+      dataDir: config.agent.dataDir,
+      queued: stats.queued + stats.in_flight,
+      oldestQueuedTs: stats.oldest_queued_ts,
+      deadLetters: stats.dead_letter,
+      now,
+      extra: this.#startupExtra,
+    }));
     for (const m of config.machines) this.#machineLoops.push(this.#machineLoop(m));
     if (config.uplink.url) {
       this.#uploader = new Uploader(this.#buffer, {
@@ -177,6 +219,7 @@ export class Agent {
         dataDir: config.agent.dataDir,
         log: getLog("uplink"),
         random: this.#random,
+        onStatusChange: () => this.#writeStatusSoon(),
       });
       this.#uploadLoop = this.#uploader.runLoop(this.#uploadAbort.signal);
     } else {
@@ -188,7 +231,44 @@ export class Agent {
     this.#statusTimer = setInterval(() => {
       void this.#writeStatus();
       this.#serve();
-    }, 1000);
+    }, this.#status.intervalMs);
+    let last = this.#summaryFigures();
+    this.#summaryTimer = setInterval(() => {
+      const now = this.#summaryFigures();
+      this.#log.info(summaryLine(last, now));
+      last = now;
+    }, config.agent.summaryIntervalMs);
+  }
+
+  #summaryFigures(): SummaryFigures {
+    const b = this.#buffer!.stats();
+    const c = this.counters;
+    return {
+      at: Date.now(),
+      polls: c.polls,
+      failures: Object.values(c.failuresByCause).reduce((a, n) => a + n, 0),
+      buffered: c.buffered - c.duplicates,
+      sent: this.uplinkStatus().sent_total,
+      queued: b.queued + b.in_flight,
+      oldestQueuedTs: b.oldest_queued_ts,
+      deadLetters: b.dead_letter,
+      dropped: b.dropped_total,
+    };
+  }
+
+  /** Calls `listener` after every poll. */
+  onPoll(listener: PollListener): void {
+    this.#pollListeners.push(listener);
+  }
+
+  /** The uploader (after start, when an uplink is configured). */
+  get uploader(): Uploader | null {
+    return this.#uploader;
+  }
+
+  /** The status writer (after start): the last document written and whether writing fails. */
+  get statusWriter(): StatusWriter | null {
+    return this.#status;
   }
 
   /** The config this agent runs. */
@@ -199,30 +279,31 @@ export class Agent {
   /** Snapshot of every machine, in config order, as `status --json` shows them. */
   machines(): MachineStatus[] {
     return this.#config.machines.map((m) => {
+      const w = this.#workers.get(m.id)!;
       const st = this.#driverStatus.get(m.id);
       return {
         ...this.#supervisors.get(m.id)!.snapshot(),
         driver: m.driver,
+        worker_restarts: addCounts(this.#restartsBefore.get(m.id), w.stats.recycles),
+        failures_by_cause: { ...this.#failuresByCause.get(m.id) },
+        worker_memory_bytes: w.rssBytes,
         ...(this.#confiner ? { confinement: this.#confiner.status(m) } : {}),
         ...(st ? { driver_status: st } : {}),
       };
     });
   }
 
-  /** The status document written to status.json. */
-  statusFile(): StatusFile {
+  /** The uplink part of status.json: this run's uploader on top of the lifetime figures before it. */
+  uplinkStatus(): PersistedUplink {
     const up = this.#uploader?.status();
+    const before = this.#uplinkBefore;
     return {
-      pid: Deno.pid,
-      started_at: this.#startedAt,
-      updated_at: Date.now(),
-      uplink: {
-        state: up?.state ?? (this.#config.uplink.url ? "idle" : "none"),
-        last_success_ts: up?.last_success_ts ?? null,
-        last_error: up?.last_error ?? null,
-        sent_total: this.#sentBefore + (up?.sent_total ?? 0),
-      },
-      machines: this.machines(),
+      state: up?.state ?? (this.#config.uplink.url ? "idle" : "none"),
+      last_success_ts: up?.last_success_ts ?? before?.last_success_ts ?? null,
+      last_error: up?.last_error ?? null,
+      sent_total: (before?.sent_total ?? 0) + (up?.sent_total ?? 0),
+      next_attempt_ts: up?.next_attempt_ts ?? null,
+      drain: up?.drain ?? null,
     };
   }
 
@@ -237,18 +318,18 @@ export class Agent {
       .finally(() => this.#serving = null);
   }
 
-  async #writeStatus(): Promise<void> {
-    try {
-      await writeStatusFile(this.#config.agent.dataDir, this.statusFile());
-      if (this.#statusFailing) this.#log.info("status.json is written again");
-      this.#statusFailing = false;
-    } catch (e) {
-      // Once per episode: a full disk would otherwise add a line every second to a log on the same disk.
-      if (!this.#statusFailing) {
-        this.#log.warn(`cannot write status.json: ${e instanceof Error ? e.message : String(e)}`);
-      }
-      this.#statusFailing = true;
-    }
+  #writeStatus(): Promise<void> {
+    if (!this.#status) return Promise.resolve();
+    return this.#status.write({ uplink: this.uplinkStatus(), machines: this.machines() });
+  }
+
+  /** An uplink change others should see now (a drain request done, a state change): one write, coalesced. */
+  #writeStatusSoon(): void {
+    if (this.#statusSoon !== undefined || this.#stopped) return;
+    this.#statusSoon = setTimeout(() => {
+      this.#statusSoon = undefined;
+      void this.#writeStatus();
+    }, 0);
   }
 
   async #machineLoop(m: MachineConfig): Promise<void> {
@@ -279,6 +360,7 @@ export class Agent {
 
   #handleOutcome(m: MachineConfig, sup: MachineSupervisor, outcome: PollOutcome): void {
     this.counters.polls++;
+    for (const l of this.#pollListeners) l(m.id, outcome);
     const now = Date.now();
     let events: SupervisorEvent[];
     if (outcome.kind === "ok") {
@@ -290,7 +372,12 @@ export class Agent {
       else this.#enqueue(m.id, outcome.ts, outcome.metrics);
     } else {
       this.counters.failuresByCause[outcome.cause] = (this.counters.failuresByCause[outcome.cause] ?? 0) + 1;
-      this.#log.warn(`machine ${m.id}: poll failed (${outcome.cause}): ${outcome.message}`);
+      const byCause = this.#failuresByCause.get(m.id)!;
+      byCause[outcome.cause] = (byCause[outcome.cause] ?? 0) + 1;
+      // One line per failure: the sandbox has logged it already when it recycled the worker.
+      if (outcome.recycledPid === undefined) {
+        this.#log.warn(`machine ${m.id}: poll failed (${outcome.cause}): ${outcome.message}`);
+      }
       events = sup.onFailure(now, `${outcome.cause}: ${outcome.message}`);
       this.#handleEvents(events, now);
     }
@@ -303,7 +390,7 @@ export class Agent {
           this.counters.breakerTrips++;
           this.#log.critical(
             `machine ${e.machineId}: ${e.consecutiveFailures} consecutive failures, breaker open; ` +
-              `last error: ${e.lastError}; next probe in ${Math.round(e.cooldownMs / 1000)} s`,
+              `last error: ${e.lastError}; next probe in ${formatElapsed(e.cooldownMs)}`,
           );
           break;
         case "breaker_closed":
@@ -473,12 +560,18 @@ export class Agent {
     await this.#uploadLoop;
     clearInterval(this.#statusTimer);
     await this.#serving;
+    clearInterval(this.#summaryTimer);
+    clearTimeout(this.#statusSoon);
     await this.#writeStatus();
     await this.#buffer?.close();
     await Promise.all(this.#enqueues);
     this.#lock?.release();
     const c = this.counters;
-    this.#log.info(`stopped: ${c.polls} polls, ${c.buffered - c.duplicates} records buffered`);
+    this.#log.info(
+      `stopped: ${c.polls} polls, ${c.buffered - c.duplicates} records buffered; ran ${
+        formatElapsed(Date.now() - (this.#status?.startedAt ?? Date.now()))
+      }`,
+    );
   }
 
   /** Kills every worker at once (second signal: forced exit). Committed records are safe in buffer.db. */

@@ -6,9 +6,12 @@
  *   schedule, but Retry-After and the request timeout are honoured. A `run` started meanwhile is refused by
  *   the lock.
  * - Lock held by `run`: `drain` writes a drain request (uplink/drain_request.ts) and keeps its heartbeat; the
- *   running uploader drops its backoff schedule until it has emptied the queue, and says so in its status file.
- *   `drain` shows progress from the buffer (read-only) and that status file. If `run` exits meanwhile, `drain`
+ *   running uploader drops its backoff schedule until it has emptied the queue, and says so in status.json.
+ *   `drain` shows progress from the buffer (read-only) and status.json. If `run` exits meanwhile, `drain`
  *   takes the lock and finishes the job itself.
+ *
+ * As the lock holder, a standalone drain also writes status.json (src/datadir/status_file.ts): what it sent
+ * counts in `sent_total`, and `status` shows it while it runs.
  *
  * Ends when the queue is empty (every record queued when the last batch was claimed is answered), on a
  * non-retryable problem (the cloud refuses the key, the url, or every record), at the timeout, or on Ctrl-C.
@@ -21,11 +24,11 @@ import {
   TelemetryBuffer,
 } from "../buffer/mod.ts";
 import type { Config } from "../config/types.ts";
+import { readStatusDocument, StatusWriter } from "../datadir/status_file.ts";
 import type { Log } from "../log/mod.ts";
 import { resolveApiKey, Uploader } from "../uplink/mod.ts";
 import type { ProgressSink } from "../util/progress.ts";
 import { removeDrainRequest, writeDrainRequest } from "../uplink/drain_request.ts";
-import { readUplinkStatus } from "../uplink/status_file.ts";
 
 /** How a drain ended. */
 export interface DrainReport {
@@ -127,27 +130,42 @@ async function ownDrain(
   const timer = Number.isFinite(deadline)
     ? setTimeout(onAbort, Math.max(0, deadline - Date.now()))
     : undefined;
+  const status = new StatusWriter(config.agent.dataDir, "drain", (m) => {
+    if (m) opts.log?.warn(`cannot write status.json: ${m}`);
+  });
   const uploader = new Uploader(buffer, {
     agentId: config.agent.id,
     uplink: config.uplink,
     log: opts.log,
     dataDir: config.agent.dataDir,
   });
+  const publish = () => {
+    const u = uploader.status();
+    return status.writeUplinkOnly({
+      sent: u.sent_total,
+      lastSuccessTs: u.last_success_ts,
+      state: u.state,
+      lastError: u.last_error,
+    });
+  };
   const left = () => {
     const s = buffer.stats();
     return s.queued + s.in_flight - uploader.pendingAcks();
   };
   try {
     opts.progress.update(base, left(), true);
-    const ticker = setInterval(
-      () => opts.progress.update(base + uploader.status().sent_total, left()),
-      POLL_MS,
-    );
+    await publish();
+    let ticks = 0;
+    const ticker = setInterval(() => {
+      opts.progress.update(base + uploader.status().sent_total, left());
+      if (++ticks % Math.round(HEARTBEAT_MS / POLL_MS) === 0) void publish();
+    }, POLL_MS);
     let result;
     try {
       result = await uploader.drainNow(ac.signal, (sent) => opts.progress.update(base + sent, left()));
     } finally {
       clearInterval(ticker);
+      await publish();
     }
     const sent = base + uploader.status().sent_total;
     const remaining = left();
@@ -182,7 +200,7 @@ async function viaRun(
   try {
     while (true) {
       const left = leftNow();
-      const st = readUplinkStatus(dataDir);
+      const st = readStatusDocument(dataDir)?.uplink ?? null;
       const mine = st?.drain?.request_id === id;
       if (mine) {
         sent = base + (st!.drain!.sent ?? 0);

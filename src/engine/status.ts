@@ -1,18 +1,17 @@
 /**
- * Agent status: what `run` publishes while it works, and what `status` shows.
- *
- * `run` rewrites `<data_dir>/status.json` about once a second (write to a temporary file, then rename, so a reader
- * never sees half a file). `status` combines it with the data-dir lock (is an agent running, which pid) and a
+ * Agent status: what `status` shows, built (purely) from the data dir's one status document
+ * (src/datadir/status_file.ts, written by the lock holder), the lock (is a holder alive, which pid) and a
  * read-only look at buffer.db, so it works from another process while `run` is active, and when it is not.
- * Counters (`polls_total`, `failures_total`, `sent_total`) are read back by the next `run`, so they survive restarts.
+ *
+ * STALE: a live holder whose document is older than a few write intervals (frozen by SIGSTOP, a hung event
+ * loop, a disk that refuses the write) is shown as such instead of "running, all OK".
  */
-import { join } from "node:path";
 import type { Config } from "../config/types.ts";
+import { isStale, type StatusDocument } from "../datadir/status_file.ts";
 import type { MachineSnapshot } from "./supervisor.ts";
-import { describePlan } from "../sandbox/confine/plan.ts";
 
 /** Machine fields of `status --json` (names fixed; more may be added, none renamed): the supervisor's snapshot
- * plus the driver name. */
+ * plus the driver name and the worker figures. */
 export type MachineStatus = MachineSnapshot & {
   /** Driver name. */
   driver: string;
@@ -23,6 +22,12 @@ export type MachineStatus = MachineSnapshot & {
    * counts; drivers/<name>/README.md); absent for drivers that report nothing.
    */
   driver_status?: Readonly<Record<string, string | number | boolean | null>>;
+  /** Worker processes recycled, by cause (timeout, crash, memory, ...), over all runs. */
+  worker_restarts: Record<string, number>;
+  /** Failed polls by cause, over all runs (their sum is failures_total from this version on). */
+  failures_by_cause: Record<string, number>;
+  /** Resident memory of the current worker process (bytes), when known. */
+  worker_memory_bytes: number | null;
 };
 
 /** `confinement` of a machine in `status --json`. */
@@ -39,11 +44,11 @@ export interface ConfinementStatus {
 export interface UplinkStatusJson {
   /** idle, ok, backoff, auth_error, config_error, or none (no `[uplink]`: offline, records leave by export). */
   state: string;
-  /** Epoch ms of the last acknowledged batch. */
+  /** Epoch ms of the last acknowledged batch, over all runs. */
   last_success_ts: number | null;
   /** Last failure, one line (never the api key). */
   last_error: string | null;
-  /** Records acknowledged by the cloud, over all runs. */
+  /** Records acknowledged by the cloud, over all runs and commands. */
   sent_total: number;
 }
 
@@ -67,53 +72,30 @@ export interface BufferStatusJson {
 export interface StatusJson {
   /** Agent id. */
   agent_id: string;
-  /** Whether an agent holds the data dir now. */
+  /** The data dir. */
+  data_dir: string;
+  /** False when the data dir does not exist (no agent ever ran with this config). */
+  data_dir_exists: boolean;
+  /** Whether a process holds the data dir now. */
   running: boolean;
   /** Its pid, or null. */
   pid: number | null;
+  /** What holds it (run, drain, export, upload), or null. */
+  command: string | null;
+  /** The holder is alive but its status document is old: the figures below may be out of date. */
+  stale: boolean;
+  /** Version of the last writer of the status document, or null. */
+  version: string | null;
+  /** Epoch ms when the holder started (or the last one did), or null. */
+  started_at: number | null;
+  /** Epoch ms of the status document, or null. */
+  updated_at: number | null;
   /** Buffer counts. */
   buffer: BufferStatusJson;
   /** Uplink state. */
   uplink: UplinkStatusJson;
   /** One entry per configured machine. */
   machines: MachineStatus[];
-}
-
-/** What `run` writes to status.json. */
-export interface StatusFile {
-  /** Pid of the writer. */
-  pid: number;
-  /** Epoch ms when this run started. */
-  started_at: number;
-  /** Epoch ms of this write. */
-  updated_at: number;
-  /** Uplink state. */
-  uplink: UplinkStatusJson;
-  /** Machines. */
-  machines: MachineStatus[];
-}
-
-/** Path of the status file in a data dir. */
-export function statusPath(dataDir: string): string {
-  return join(dataDir, "status.json");
-}
-
-/** Writes the status file atomically (temporary file + rename). */
-export async function writeStatusFile(dataDir: string, status: StatusFile): Promise<void> {
-  const path = statusPath(dataDir);
-  const tmp = `${path}.${Deno.pid}.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(status));
-  await Deno.rename(tmp, path);
-}
-
-/** Reads the status file; null when absent or unreadable (a status file is a report, never a source of truth). */
-export function readStatusFile(dataDir: string): StatusFile | null {
-  try {
-    const v = JSON.parse(Deno.readTextFileSync(statusPath(dataDir)));
-    return v && typeof v === "object" && Array.isArray(v.machines) ? v as StatusFile : null;
-  } catch {
-    return null;
-  }
 }
 
 const EMPTY_BUFFER: BufferStatusJson = {
@@ -125,19 +107,33 @@ const EMPTY_BUFFER: BufferStatusJson = {
   file_bytes: 0,
 };
 
+/** What {@link buildStatus} combines. */
+export interface StatusInput {
+  /** The lock holder's pid, or null. */
+  pid: number | null;
+  /** The status document, or null. */
+  file: StatusDocument | null;
+  /** Read-only buffer figures, or null when there is no buffer. */
+  buffer: BufferStatusJson | null;
+  /** Whether the data dir exists. */
+  dataDirExists: boolean;
+  /** Now (epoch ms). */
+  now: number;
+}
+
 /**
  * Builds the `status --json` document (pure). Machines missing from the status file are shown as they would start;
- * when no agent runs, every machine is STOPPED and its last known counters are kept.
+ * when no agent runs, every machine is STOPPED and its last known counters are kept. A standalone command
+ * (drain, export) holds the data dir without polling: machines are STOPPED then too.
  */
-export function buildStatus(
-  config: Config,
-  input: { pid: number | null; file: StatusFile | null; buffer: BufferStatusJson | null },
-): StatusJson {
+export function buildStatus(config: Config, input: StatusInput): StatusJson {
   const running = input.pid !== null;
-  const fromFile = new Map((input.file?.machines ?? []).map((m) => [m.id, m]));
+  const file = input.file;
+  const polling = running && (file?.command ?? "run") === "run";
+  const fromFile = new Map((file?.machines ?? []).map((m) => [m.id, m as unknown as Partial<MachineStatus>]));
   const machines = config.machines.map((m): MachineStatus => {
     const known = fromFile.get(m.id);
-    const base: MachineStatus = known ? { ...known, driver: m.driver } : {
+    const base: MachineStatus = {
       id: m.id,
       driver: m.driver,
       state: "STARTING",
@@ -147,16 +143,33 @@ export function buildStatus(
       next_attempt_ts: null,
       polls_total: 0,
       failures_total: 0,
+      worker_restarts: {},
+      failures_by_cause: {},
+      worker_memory_bytes: null,
+      ...known,
     };
-    return running ? base : { ...base, state: "STOPPED", next_attempt_ts: null };
+    base.driver = m.driver;
+    return polling ? base : { ...base, state: "STOPPED", next_attempt_ts: null, worker_memory_bytes: null };
   });
-  const uplink = input.file?.uplink ??
-    { state: "idle", last_success_ts: null, last_error: null, sent_total: 0 };
+  const up = file?.uplink;
+  const uplink: UplinkStatusJson = {
+    state: up?.state ?? "idle",
+    last_success_ts: up?.last_success_ts ?? null,
+    last_error: up?.last_error ?? null,
+    sent_total: up?.sent_total ?? 0,
+  };
   const idle = config.uplink.url ? "idle" : "none";
   return {
     agent_id: config.agent.id,
+    data_dir: config.agent.dataDir,
+    data_dir_exists: input.dataDirExists,
     running,
     pid: input.pid,
+    command: running ? file?.command ?? null : null,
+    stale: isStale(file, running, input.now),
+    version: file?.version ?? null,
+    started_at: file?.started_at ?? null,
+    updated_at: file?.updated_at ?? null,
     buffer: input.buffer ? pickBuffer(input.buffer) : { ...EMPTY_BUFFER },
     uplink: running && config.uplink.url ? uplink : { ...uplink, state: idle },
     machines,
@@ -166,54 +179,4 @@ export function buildStatus(
 function pickBuffer(b: BufferStatusJson): BufferStatusJson {
   const { queued, in_flight, dead_letter, dropped_total, oldest_queued_ts, file_bytes } = b;
   return { queued, in_flight, dead_letter, dropped_total, oldest_queued_ts, file_bytes };
-}
-
-/** Formats epoch ms as a short local-independent time (UTC) or "-". */
-function when(ts: number | null): string {
-  return ts === null ? "-" : new Date(ts).toISOString().replace("T", " ").slice(0, 19) + "Z";
-}
-
-/** The human table printed by `status` without `--json`. */
-export function formatStatus(s: StatusJson): string {
-  const header = ["MACHINE", "DRIVER", "STATE", "FAILS", "POLLS", "LAST OK", "NEXT", "LAST ERROR"];
-  const rows = s.machines.map((m) => [
-    m.id,
-    m.driver,
-    m.state,
-    String(m.consecutive_failures),
-    String(m.polls_total),
-    when(m.last_success_ts),
-    when(m.next_attempt_ts),
-    m.last_error ?? "-",
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  // Confinement is usually the same for every machine: one line per distinct setting, naming its machines.
-  const confinement = new Map<string, string[]>();
-  for (const m of s.machines) {
-    if (!m.confinement) continue;
-    const text = describePlan(m.confinement);
-    confinement.set(text, [...confinement.get(text) ?? [], m.id]);
-  }
-  const confinementLines = [...confinement].map(([text, ids]) =>
-    `confinement ${text}${confinement.size > 1 ? ` (${ids.join(", ")})` : ""}`
-  );
-  const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join("  ");
-  const b = s.buffer;
-  return [
-    `agent ${s.agent_id}: ${s.running ? `running (pid ${s.pid})` : "not running"}`,
-    `buffer: ${b.queued} queued, ${b.in_flight} in flight, ${b.dead_letter} dead letters, ${b.dropped_total} dropped, ` +
-    `oldest ${when(b.oldest_queued_ts)}, ${(b.file_bytes / 1048576).toFixed(1)} MiB`,
-    s.uplink.state === "none"
-      ? "uplink: none (offline; use export)"
-      : `uplink: ${s.uplink.state}, ${s.uplink.sent_total} sent, last ok ${when(s.uplink.last_success_ts)}` +
-        (s.uplink.last_error ? `, last error: ${s.uplink.last_error}` : ""),
-    ...confinementLines,
-    "",
-    fmt(header),
-    ...rows.map(fmt),
-    ...s.machines.filter((m) => m.driver_status && Object.keys(m.driver_status).length).map((m) =>
-      `${m.id} driver: ` +
-      Object.entries(m.driver_status!).map(([k, v]) => `${k}=${v === null ? "-" : String(v)}`).join(", ")
-    ),
-  ].join("\n");
 }

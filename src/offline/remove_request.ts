@@ -14,7 +14,7 @@
  */
 import { join } from "node:path";
 import type { Log } from "../log/mod.ts";
-import { readJson, writeAtomic } from "../uplink/status_file.ts";
+import { readJson, writeJsonAtomicSync } from "../datadir/mod.ts";
 import { readExport } from "./export_file.ts";
 
 /** File name of the request in the data dir. */
@@ -90,7 +90,7 @@ export async function serveRemoveRequest(dataDir: string, buffer: RemovableQueue
   if (answered?.request_id === req.id) return;
   const answer = (a: Omit<RemoveAnswer, "request_id">) => {
     try {
-      writeAtomic(join(dataDir, REMOVE_ANSWER_FILE), JSON.stringify({ request_id: req.id, ...a }));
+      writeJsonAtomicSync(join(dataDir, REMOVE_ANSWER_FILE), { request_id: req.id, ...a });
     } catch (e) {
       log.error(`cannot answer the export removal request: ${e instanceof Error ? e.message : String(e)}`);
     }
@@ -124,7 +124,7 @@ export async function removeViaRunningAgent(
   signal: AbortSignal,
 ): Promise<RemoveOutcome> {
   const path = join(dataDir, REMOVE_REQUEST_FILE);
-  writeAtomic(path, JSON.stringify(req));
+  writeJsonAtomicSync(path, req);
   const started = Date.now();
   try {
     while (true) {

@@ -61,6 +61,8 @@ export type PollOutcome =
     /** One line, human-readable. */
     readonly message: string;
     readonly durationMs: number;
+    /** The worker process killed and reaped for this failure; its one log line was written here. */
+    readonly recycledPid?: number;
   };
 
 /** Options of a {@link MachineWorker}. */
@@ -179,7 +181,7 @@ export class MachineWorker {
     return run;
   }
 
-  #fail(started: number, cause: FailureCause, message: string): PollOutcome {
+  #fail(started: number, cause: FailureCause, message: string): PollOutcome & { kind: "fail" } {
     return { kind: "fail", cause, message: oneLine(message), durationMs: performance.now() - started };
   }
 
@@ -273,7 +275,7 @@ export class MachineWorker {
         ? `worker start: ${hello.problem}`
         : `worker speaks another protocol (expected hello with protocol ${PROTOCOL_VERSION})`;
       await this.#retire(proc, "spawn", why, hello.kind === "timeout");
-      return this.#fail(started, "spawn", why);
+      return { ...this.#fail(started, "spawn", why), recycledPid: proc.pid };
     }
     const init = await proc.request({
       id: ++this.#nextId,
@@ -344,7 +346,7 @@ export class MachineWorker {
         break;
     }
     await this.#retire(proc, cause, message, cause === "timeout");
-    return this.#fail(started, cause, message);
+    return { ...this.#fail(started, cause, message), recycledPid: proc.pid };
   }
 
   #exitText(proc: WorkerProcess, exit: ExitInfo): string {

@@ -5,7 +5,6 @@ import {
   removeDrainRequest,
   writeDrainRequest,
 } from "./drain_request.ts";
-import { readUplinkStatus, writeUplinkStatus } from "./status_file.ts";
 
 Deno.test("drain requests: a stale heartbeat is ignored, only the owner removes its request", async () => {
   const dir = await Deno.makeTempDir();
@@ -21,30 +20,6 @@ Deno.test("drain requests: a stale heartbeat is ignored, only the owner removes 
     assertEquals(readDrainRequest(dir, now), null);
     Deno.writeTextFileSync(`${dir}/drain-request.json`, "{garbage");
     assertEquals(readDrainRequest(dir, now), null);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-Deno.test("uplink status file round-trips; a missing or broken file reads as null", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    assertEquals(readUplinkStatus(dir), null);
-    const st = {
-      state: "backoff",
-      last_success_ts: 5,
-      last_error: "HTTP 503",
-      sent_total: 7,
-      next_attempt_ts: 9,
-      pid: 42,
-      updated_ts: 8,
-      drain: null,
-    };
-    writeUplinkStatus(dir, st);
-    assertEquals(readUplinkStatus(dir), st);
-    Deno.writeTextFileSync(`${dir}/uplink-status.json`, "[1]");
-    assertEquals(readUplinkStatus(dir), null);
-    writeUplinkStatus(`${dir}/missing/dir`, st); // best effort: no throw
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -10,6 +10,7 @@
  * carry it is passed through {@link redact}.
  */
 import type { UplinkSection } from "../config/types.ts";
+import { redactSecret } from "../log/mod.ts";
 import type { PostResult } from "./classify.ts";
 import { encodeBatch, type EncodedBody, type OutgoingRecord, USER_AGENT } from "../wire/protocol.ts";
 
@@ -53,6 +54,7 @@ export function resolveApiKey(uplink: UplinkSection): string {
   if (!HEADER_SAFE.test(key)) {
     throw new ApiKeyError(`api key in ${source} contains spaces or characters not allowed in an HTTP header`);
   }
+  redactSecret(key); // whatever logs it by accident (a proxy's echo in an error body), never in a log line
   return key;
 }
 

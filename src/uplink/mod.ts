@@ -14,6 +14,7 @@
  */
 import type { UplinkSection } from "../config/types.ts";
 import { getLog, type Log } from "../log/mod.ts";
+import { formatDelay, plural } from "../util/human.ts";
 import { type AttemptEnd, BackoffSchedule, DRAIN_RETRY_PAUSE_MS } from "./backoff.ts";
 import { deliver, type DeliveryOutcome, type DeliveryProblem } from "./deliver.ts";
 import { createTransport, redact, resolveApiKey, type Transport } from "./http.ts";
@@ -23,7 +24,7 @@ import { UplinkReporter, type UplinkStatus } from "./reporter.ts";
 import { sleep, yieldToEventLoop } from "./timing.ts";
 
 export { ApiKeyError, resolveApiKey } from "./http.ts";
-export { type PersistedUplinkStatus, readUplinkStatus } from "./status_file.ts";
+export { requestOutcome, type UplinkStatus } from "./reporter.ts";
 
 /** Options of {@link Uploader}. */
 export interface UploaderOptions {
@@ -39,8 +40,10 @@ export interface UploaderOptions {
   random?: () => number;
   /** fetch seam (TLS client etc.); default the global fetch. */
   fetch?: typeof fetch;
-  /** Data dir: status file and drain requests live here. */
+  /** Data dir: drain requests are looked for here. */
   dataDir: string;
+  /** Told when the status changed in a way other processes should see soon (the holder rewrites status.json). */
+  onStatusChange?: () => void;
 }
 
 /** One claimed record, as the buffer's claimRaw returns it: metrics as JSON text, spliced into the body. */
@@ -104,12 +107,20 @@ export class Uploader {
       this.#clock,
       opts.uplink.url,
       opts.uplink.maxBackoffMs,
+      opts.onStatusChange,
     );
   }
 
   /** A copy of the current status. */
   status(): UplinkStatus {
     return this.#report.snapshot();
+  }
+
+  #counted(p: Promise<PostResult>): Promise<PostResult> {
+    return p.then((r) => {
+      this.#report.request(r);
+      return r;
+    });
   }
 
   /** Records the cloud acknowledged whose deletion from the buffer is still pending (pipelining). */
@@ -283,7 +294,7 @@ export class Uploader {
     try {
       let first: Promise<PostResult> | null = signal.aborted
         ? Promise.resolve({ kind: "aborted" })
-        : transport.send(prepared?.body ?? transport.encode(batch), hard.signal);
+        : this.#counted(transport.send(prepared?.body ?? transport.encode(batch), hard.signal));
       // Do the buffer work in the request's shadow, yielding between the pieces so the request's bytes
       // keep flowing to the socket.
       await yieldToEventLoop();
@@ -302,7 +313,9 @@ export class Uploader {
             first = null;
             return p;
           }
-          return signal.aborted ? Promise.resolve({ kind: "aborted" }) : transport.post(recs, hard.signal);
+          return signal.aborted
+            ? Promise.resolve({ kind: "aborted" })
+            : this.#counted(transport.post(recs, hard.signal));
         },
         this.#clock,
       );
@@ -397,7 +410,9 @@ export class Uploader {
     const at = this.#schedule.next(end, now, drain);
     const reason = this.#safe(p.reason);
     if (retry) {
-      const msg = `upload failed (${reason}); ${o.unsent.length} record(s) kept, retry in ${at - now} ms`;
+      const msg = `upload failed (${reason}); ${plural(o.unsent.length, "record")} kept, retry in ${
+        formatDelay(at - now)
+      }`;
       if (this.#schedule.failures === 1) this.#log.warn(msg);
       else this.#log.debug(msg);
       this.#report.set({ state: "backoff", last_error: reason, next_attempt_ts: at });

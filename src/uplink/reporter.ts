@@ -1,11 +1,14 @@
 /**
- * The uploader's visible state: the status object (`status()`), the status file other processes read
- * (status_file.ts), CRITICAL-once-per-episode logging of configuration problems, and the drain request a
- * `drain` command may have left in the data dir.
+ * The uploader's visible state: the status object (`status()`), change notifications for the data dir's
+ * status document (written by the lock holder, src/datadir/status_file.ts), request counts by outcome,
+ * CRITICAL-once-per-episode logging of configuration problems, and the drain request a `drain` command may
+ * have left in the data dir.
  */
+import { type DrainProgress, emptyUplink } from "../datadir/status_file.ts";
 import type { Log } from "../log/mod.ts";
+import { formatElapsed, plural } from "../util/human.ts";
+import type { PostResult } from "./classify.ts";
 import { readDrainRequest } from "./drain_request.ts";
-import { writeUplinkStatus } from "./status_file.ts";
 
 /** Uploader state, as shown by `status`. */
 export type UplinkState = "idle" | "ok" | "backoff" | "auth_error" | "config_error";
@@ -22,6 +25,27 @@ export interface UplinkStatus {
   sent_total: number;
   /** Epoch ms of the next attempt while waiting, else null. */
   next_attempt_ts: number | null;
+  /** The drain request being served, if any. */
+  drain: DrainProgress | null;
+  /** HTTP requests since this uploader started, by {@link requestOutcome}. */
+  requests: Record<string, number>;
+}
+
+/** The outcome label of one request (metrics `simco_uplink_requests_total{outcome}`), or null if aborted. */
+export function requestOutcome(r: PostResult): string | null {
+  switch (r.kind) {
+    case "aborted":
+      return null;
+    case "network":
+    case "timeout":
+    case "no_key":
+      return r.kind;
+    case "response":
+      if (r.status >= 200 && r.status < 300) return "ok";
+      if (r.status === 401 || r.status === 403) return "auth_error";
+      if (r.status === 429) return "throttled";
+      return r.status >= 500 ? "server_error" : "rejected";
+  }
 }
 
 const STATUS_WRITE_MS = 1_000;
@@ -29,13 +53,7 @@ const DRAIN_CHECK_MS = 250;
 
 /** Keeps and publishes the uploader's state. */
 export class UplinkReporter {
-  readonly #status: UplinkStatus = {
-    state: "idle",
-    last_success_ts: null,
-    last_error: null,
-    sent_total: 0,
-    next_attempt_ts: null,
-  };
+  readonly #status: UplinkStatus = { ...emptyUplink(), state: "idle", requests: {} };
   #writtenAt = 0;
   #writtenKey = "";
   #episodeLogged = false;
@@ -46,9 +64,10 @@ export class UplinkReporter {
   #drainProblem: string | null = null;
 
   /**
-   * @param dataDir where the status file is written and drain requests are looked for
+   * @param dataDir where drain requests are looked for
    * @param url shown in CRITICAL lines
    * @param maxBackoffMs shown in CRITICAL lines
+   * @param onChange told when the status changed in a way other processes should see soon
    */
   constructor(
     readonly dataDir: string,
@@ -56,11 +75,26 @@ export class UplinkReporter {
     readonly clock: () => number,
     readonly url: string | null,
     readonly maxBackoffMs: number,
+    readonly onChange: () => void = () => {},
   ) {}
 
   /** A copy of the status. */
   snapshot(): UplinkStatus {
-    return { ...this.#status };
+    const drain = this.#drainId
+      ? {
+        request_id: this.#drainId,
+        done: this.#drainDone,
+        sent: this.#status.sent_total - this.#drainSentBase,
+        problem: this.#drainProblem,
+      }
+      : null;
+    return { ...this.#status, drain, requests: { ...this.#status.requests } };
+  }
+
+  /** Counts one request by its outcome. */
+  request(r: PostResult): void {
+    const o = requestOutcome(r);
+    if (o) this.#status.requests[o] = (this.#status.requests[o] ?? 0) + 1;
   }
 
   /** The current state. */
@@ -75,8 +109,8 @@ export class UplinkReporter {
   }
 
   /**
-   * Updates the status; writes the file on a state change, when `force`d, or at most once a second when a
-   * figure other processes show (sent, last error, last success) changed.
+   * Updates the status; notifies on a state change, when `force`d, or at most once a second when a figure
+   * other processes show (sent, last error, last success) changed.
    */
   set(patch: Partial<UplinkStatus>, force = false): void {
     const before = this.#status.state;
@@ -91,19 +125,8 @@ export class UplinkReporter {
     }
     this.#writtenKey = key;
     this.#writtenAt = now;
-    writeUplinkStatus(this.dataDir, {
-      ...s,
-      pid: Deno.pid,
-      updated_ts: now,
-      drain: this.#drainId
-        ? {
-          request_id: this.#drainId,
-          done: this.#drainDone,
-          sent: s.sent_total - this.#drainSentBase,
-          problem: this.#drainProblem,
-        }
-        : null,
-    });
+    // State changes are logged where they happen (first failure WARN, configProblem CRITICAL, recovery INFO).
+    this.onChange();
   }
 
   /** A configuration problem (already redacted): CRITICAL once per episode; state auth_error/config_error. */
@@ -111,9 +134,9 @@ export class UplinkReporter {
     if (!this.#episodeLogged) {
       this.#episodeLogged = true;
       this.log.critical(
-        `uplink: ${reason} (url ${
-          this.url ?? "none"
-        }); keeping every record, retrying every ${this.maxBackoffMs} ms`,
+        `uplink: ${reason} (url ${this.url ?? "none"}); keeping every record, retrying every ${
+          formatElapsed(this.maxBackoffMs)
+        }`,
       );
     }
     this.set({ state, last_error: reason });
@@ -121,7 +144,9 @@ export class UplinkReporter {
 
   /** A success: ends a failure episode (INFO when there was one). */
   succeeded(failuresBefore: number): void {
-    if (failuresBefore > 0) this.log.info(`uplink recovered after ${failuresBefore} failed attempt(s)`);
+    if (failuresBefore > 0) {
+      this.log.info(`uplink recovered after ${plural(failuresBefore, "failed attempt")}`);
+    }
     this.#episodeLogged = false;
     this.set({ state: "ok", last_error: null, next_attempt_ts: null });
   }

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { type Ingest, startIngest } from "../../src/ingest/mod.ts";
 import { type CliProcess, spawnCli } from "./cli.ts";
+import { secretLeaks } from "./secrets.ts";
 
 /** A running `simco-agent run` subprocess. */
 export type AgentProcess = CliProcess;
@@ -21,7 +22,10 @@ export interface Plant {
   readonly env: Record<string, string>;
   /** Starts `run` on the config. */
   startAgent(): AgentProcess;
-  /** Kills agents still running (SIGKILL), stops the ingest and removes the folder. */
+  /**
+   * Kills agents still running (SIGKILL), stops the ingest and removes the folder; throws when the api key
+   * appears in the agents' stderr or in any file under data/logs (tests/helpers/secrets.ts).
+   */
   close(): Promise<void>;
 }
 
@@ -31,6 +35,8 @@ export interface PlantOptions {
   readonly logLevel?: "debug" | "info" | "warning" | "error";
   /** Leave `[uplink]` out (an air-gapped site: run collects and buffers only). The ingest still runs. */
   readonly offline?: boolean;
+  /** More `[agent]` lines (e.g. `metrics_listen = "127.0.0.1:0"`). */
+  readonly agentExtra?: string;
 }
 
 /** Creates a plant whose machines.toml is `[agent]`+`[uplink]` (generated; none when offline) followed by `rest`. */
@@ -41,7 +47,9 @@ export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptio
   const config = join(dir, "machines.toml");
   await Deno.writeTextFile(
     config,
-    `[agent]\nid = "e2e"\ndata_dir = "data"\n${opts.logLevel ? `log_level = "${opts.logLevel}"\n` : ""}\n` +
+    `[agent]\nid = "e2e"\ndata_dir = "data"\n${opts.logLevel ? `log_level = "${opts.logLevel}"\n` : ""}${
+      opts.agentExtra ? opts.agentExtra + "\n" : ""
+    }\n` +
       (opts.offline ? "" : `[uplink]\nurl = "${ingest.url}"\napi_key_env = "E2E_KEY"\n` +
         `max_backoff = "1s"\ntimeout = "2s"\n${uplinkExtra}\n`) +
       rest,
@@ -66,7 +74,9 @@ export async function makePlant(rest: string, uplinkExtra = "", opts: PlantOptio
         await a.status;
       }
       await ingest.close();
+      const leaks = secretLeaks(key, join(dir, "data", "logs"), agents.map((a) => a.stderr()));
       await Deno.remove(dir, { recursive: true }).catch(() => {});
+      if (leaks.length) throw new Error(`the api key appears in: ${leaks.join(", ")}`);
     },
   };
 }

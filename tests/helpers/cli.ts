@@ -47,11 +47,13 @@ export interface CliProcess {
   readonly pid: number;
   /** Everything it wrote to stderr so far. */
   stderr(): string;
-  /** Resolves with the exit status once stderr is read to the end. */
+  /** Everything it wrote to stdout so far. */
+  stdout(): string;
+  /** Resolves with the exit status once stderr and stdout are read to the end. */
   readonly status: Promise<Deno.CommandStatus>;
 }
 
-/** Starts `simco-agent <args>` in `cwd` without waiting for it (stdin and stdout closed). */
+/** Starts `simco-agent <args>` in `cwd` without waiting for it (stdin closed, stdout and stderr collected). */
 export function spawnCli(
   args: readonly string[],
   opts: { cwd: string; env?: Record<string, string> },
@@ -64,17 +66,18 @@ export function spawnCli(
   });
 }
 
-/** Starts any command (e.g. a bundle's launcher) with stdin and stdout closed, collecting its stderr. */
+/** Starts any command (e.g. a bundle's launcher) with stdin closed, collecting its stderr and stdout. */
 export function spawnCollecting(cmd: string, opts: Deno.CommandOptions): CliProcess {
-  const child = new Deno.Command(cmd, { ...opts, stdin: "null", stdout: "null", stderr: "piped" }).spawn();
-  let text = "";
-  const reading = (async () => {
+  const child = new Deno.Command(cmd, { ...opts, stdin: "null", stdout: "piped", stderr: "piped" }).spawn();
+  const text = { stdout: "", stderr: "" };
+  const collect = async (name: "stdout" | "stderr") => {
     const dec = new TextDecoder();
-    for await (const chunk of child.stderr) text += dec.decode(chunk, { stream: true });
-  })();
+    for await (const chunk of child[name]) text[name] += dec.decode(chunk, { stream: true });
+  };
+  const reading = Promise.all([collect("stdout"), collect("stderr")]);
   const status = child.status.then(async (s) => {
     await reading;
     return s;
   });
-  return { child, pid: child.pid, stderr: () => text, status };
+  return { child, pid: child.pid, stderr: () => text.stderr, stdout: () => text.stdout, status };
 }

@@ -10,6 +10,7 @@ import { liveProcesses } from "./proc.ts";
 import { runCli } from "./cli.ts";
 import { seededRandom as prng } from "../../drivers/simulator/random.ts";
 import type { IdentifiedRecord } from "../../src/record/mod.ts";
+import type { StatusJson } from "../../src/engine/status.ts";
 
 export { prng };
 
@@ -45,14 +46,8 @@ export function workersOf(tag: string): number[] {
   }).map((p) => p.pid);
 }
 
-/** Status document fields the scenarios read. */
-export interface StatusJson {
-  running: boolean;
-  pid: number | null;
-  buffer: { queued: number; in_flight: number; dead_letter: number; dropped_total: number };
-  uplink: { state: string; last_error: string | null; sent_total: number };
-  machines: { id: string; state: string }[];
-}
+/** The `status --json` document. */
+export type { StatusJson };
 
 /** Runs `status --json` on the plant; throws with its stderr when it fails. */
 export async function statusJson(plant: Plant): Promise<StatusJson> {

@@ -12,11 +12,11 @@ export async function waitFor<T>(
   timeoutMs: number,
   cond: () => T | Promise<T>,
   everyMs = 50,
-): Promise<T> {
+): Promise<NonNullable<T>> {
   const end = Date.now() + timeoutMs;
   while (true) {
     const v = await cond();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -11,6 +11,7 @@
  */
 import { acquireDataDirLock, TelemetryBuffer } from "../../src/buffer/mod.ts";
 import type { UplinkSection } from "../../src/config/types.ts";
+import { StatusWriter } from "../../src/datadir/status_file.ts";
 import { setupLogging } from "../../src/log/mod.ts";
 import { Uploader } from "../../src/uplink/mod.ts";
 import { makeRecords } from "../helpers/uplink_records.ts";
@@ -26,7 +27,19 @@ if (mode === "seed") {
   await buffer.flush();
 } else {
   const opts = JSON.parse(arg) as { agentId: string; uplink: UplinkSection };
-  const uploader = new Uploader(buffer, { agentId: opts.agentId, uplink: opts.uplink, dataDir });
+  // The lock holder writes status.json, as `run` does (drain requests are answered there).
+  const status = new StatusWriter(dataDir, "run");
+  const publish = () => {
+    const { requests: _, ...u } = uploader.status();
+    void status.write({ uplink: u, machines: [] });
+  };
+  const uploader: Uploader = new Uploader(buffer, {
+    agentId: opts.agentId,
+    uplink: opts.uplink,
+    dataDir,
+    onStatusChange: publish,
+  });
+  const ticker = setInterval(publish, 1000);
   const ac = new AbortController();
   Deno.addSignalListener("SIGINT", () => ac.abort());
   if (mode === "upload") {
@@ -46,6 +59,9 @@ if (mode === "seed") {
     })();
     await uploader.runLoop(ac.signal);
   }
+  clearInterval(ticker);
+  publish();
+  await status.flushed();
 }
 await buffer.close();
 lock.release();

@@ -15,6 +15,8 @@ import {
 } from "../../buffer/mod.ts";
 import type { Config } from "../../config/types.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, UsageError } from "../command.ts";
+import { audited } from "../audit.ts";
+import { plural } from "../../util/human.ts";
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
@@ -81,13 +83,16 @@ export const deadLettersCommand: Command = {
       console.log(`0 dead letters (no buffer at ${path})`);
       return EXIT.OK;
     }
-    if (action === "requeue") {
-      const n = await withLockedBuffer(config, (b) => b.requeueDeadLetters());
-      console.log(`requeued ${n} dead letter${n === 1 ? "" : "s"}: the next run or drain uploads them again`);
-    } else {
+    return await audited(config, `dead-letters ${action}`, async () => {
+      if (action === "requeue") {
+        const n = await withLockedBuffer(config, (b) => b.requeueDeadLetters());
+        return {
+          code: EXIT.OK,
+          result: `requeued ${plural(n, "dead letter")}: the next run or drain uploads them again`,
+        };
+      }
       const n = await withLockedBuffer(config, (b) => b.purgeDeadLetters());
-      console.log(`purged ${n} dead letter${n === 1 ? "" : "s"}`);
-    }
-    return EXIT.OK;
+      return { code: EXIT.OK, result: `purged ${plural(n, "dead letter")}` };
+    });
   },
 };

@@ -1,5 +1,7 @@
 /** `simco-agent drain`: upload everything buffered now, ignoring the backoff schedule (see src/engine/drain.ts). */
-import { getLog, setupLogging } from "../../log/mod.ts";
+import { getLog } from "../../log/mod.ts";
+import { plural } from "../../util/human.ts";
+import { audited } from "../audit.ts";
 import { drainBuffer, DrainConfigError } from "../../engine/drain.ts";
 import { ProgressReporter } from "../progress.ts";
 import {
@@ -33,38 +35,46 @@ export const drainCommand: Command = {
   async run(args) {
     const timeoutMs = durationFlag(args, "timeout");
     const config = await configFrom(args);
-    await setupLogging({ level: config.agent.logLevel });
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     Deno.addSignalListener("SIGINT", onSigint);
     const progress = new ProgressReporter("drain");
+    const what = `drain${timeoutMs === null ? "" : ` --timeout ${args.flags.timeout}`}`;
     try {
-      const report = await drainBuffer(config, {
-        timeoutMs,
-        progress,
-        signal: ac.signal,
-        log: getLog("uplink"),
-        onMode: (via, pid) => {
-          if (via === "run") {
-            console.error(
-              `drain: simco-agent run (pid ${
-                pid ?? "?"
-              }) holds ${config.agent.dataDir}; asking it to upload now`,
-            );
-          }
-        },
-      });
-      progress.done();
-      const dead = report.deadLettered > 0
-        ? `; ${report.deadLettered} record(s) rejected by the cloud moved to dead letters ` +
-          `(simco-agent dead-letters list --config ${args.flags.config})`
-        : "";
-      if (report.empty) {
-        console.log(`drain: done, ${report.sent} record(s) sent, buffer empty${dead}`);
-        if (dead) throw new RejectedRecords(`${report.deadLettered} record(s) became dead letters`);
-        return EXIT.OK;
-      }
-      throw new RuntimeFailure(`stopped with ${report.left} record(s) left: ${report.problem}${dead}`);
+      return await audited(config, what, async () => {
+        const report = await drainBuffer(config, {
+          timeoutMs,
+          progress,
+          signal: ac.signal,
+          log: getLog("uplink"),
+          onMode: (via, pid) => {
+            if (via === "run") {
+              console.error(
+                `drain: simco-agent run (pid ${
+                  pid ?? "?"
+                }) holds ${config.agent.dataDir}; asking it to upload now`,
+              );
+            }
+          },
+        });
+        progress.done();
+        const dead = report.deadLettered > 0
+          ? `; ${plural(report.deadLettered, "record")} rejected by the cloud moved to dead letters ` +
+            `(simco-agent dead-letters list --config ${args.flags.config})`
+          : "";
+        if (report.empty) {
+          return {
+            code: dead ? 4 : EXIT.OK,
+            result: `drain: done, ${plural(report.sent, "record")} sent, buffer empty${dead}`,
+            thenThrow: dead
+              ? new RejectedRecords(`${plural(report.deadLettered, "record")} became dead letters`)
+              : undefined,
+          };
+        }
+        throw new RuntimeFailure(
+          `stopped with ${plural(report.left, "record")} left: ${report.problem}${dead}`,
+        );
+      }, { createsDataDir: true, consoleLevel: config.agent.logLevel });
     } catch (e) {
       progress.done();
       if (e instanceof DrainConfigError) throw new UsageError(e.message);

@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { ExportFileError } from "../../offline/export_file.ts";
 import { OfflineUsageError } from "../../offline/mod.ts";
 import { exportRecords } from "../../offline/export_records.ts";
+import { plural } from "../../util/human.ts";
 import { userCwd } from "../../runtime.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
@@ -67,7 +68,7 @@ export const exportCommand: Command = {
         );
         return EXIT.NOTHING;
       }
-      const wrote = `export: wrote ${r.header.count} record(s) to ${out} (sha256 ${
+      const wrote = `export: wrote ${plural(r.header.count, "record")} to ${out} (sha256 ${
         r.header.sha256.slice(0, 16)
       }...)`;
       if (r.removeProblem !== null) {

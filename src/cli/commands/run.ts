@@ -1,19 +1,21 @@
 /**
  * `simco-agent run --config FILE`: polls every configured machine, buffers the telemetry and uploads it until
- * stopped. SIGINT/SIGTERM (Ctrl-C, and Ctrl-Break on Windows) stop gracefully and exit 0; a second signal
- * forces the exit (committed records are safe in buffer.db; workers are killed either way).
+ * stopped. SIGINT/SIGTERM/SIGHUP (Ctrl-C, a closed SSH session, a service manager; Ctrl-Break on Windows)
+ * stop gracefully and exit 0; a second signal forces the exit (committed records are safe in buffer.db;
+ * workers are killed either way). SIGHUP stops rather than reloads: a service manager restarts the agent.
  */
 import { ConfigError } from "../../config/load.ts";
 import type { Config } from "../../config/types.ts";
 import { Agent } from "../../engine/agent.ts";
 import { serveRemoveRequest } from "../../offline/remove_request.ts";
+import type { MetricsServer } from "../../engine/metrics_server.ts";
 import { getLog, setupLogging, shutdownLogging } from "../../log/mod.ts";
 import { type UplinkFinding, uplinkFindings } from "../../uplink/preflight.ts";
-import { type Command, CONFIG_FLAG, configFrom, EXIT } from "../command.ts";
+import { type Command, CONFIG_FLAG, configFrom, EXIT, UsageError } from "../command.ts";
 
 /** Signals that stop the agent on this OS. */
 export function stopSignals(): Deno.Signal[] {
-  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM"];
+  return Deno.build.os === "windows" ? ["SIGINT", "SIGBREAK"] : ["SIGINT", "SIGTERM", "SIGHUP"];
 }
 
 /**
@@ -47,7 +49,7 @@ export const runCommand: Command = {
   name: "run",
   summary: "poll the configured machines, buffer their telemetry and upload it (runs until stopped)",
   details:
-    "Stop with Ctrl-C or SIGTERM: polling stops, the upload in flight finishes or returns its records to\n" +
+    "Stop with Ctrl-C, SIGTERM or SIGHUP: polling stops, the upload in flight finishes or returns its records to\n" +
     "the buffer, workers are stopped and the buffer is closed; exit 0. A second signal forces the exit.\n" +
     "Logs go to stderr and <data_dir>/logs/agent.log; state for 'status' to <data_dir>/status.json.\n" +
     "Without [uplink] (an air-gapped site) it collects and buffers only; carry records out with 'export'.",
@@ -56,18 +58,19 @@ export const runCommand: Command = {
   async run(args) {
     const config = await configFrom(args);
     const warnings = requireUplink(config);
-    await setupLogging({ level: config.agent.logLevel, dataDir: config.agent.dataDir });
+    await setupLogging({
+      level: config.agent.logLevel,
+      dataDir: config.agent.dataDir,
+      format: config.agent.logFormat,
+    });
     const log = getLog("engine");
     for (const w of warnings) log.warn(`${w.key}: ${w.message}`);
+    const listen = config.agent.metricsListen;
     const agent = new Agent(config, {
       serveRequests: (buffer) => serveRemoveRequest(config.agent.dataDir, buffer, log),
+      startupExtra: [listen ? `metrics on ${listen.hostname}:${listen.port}` : "metrics off"],
     });
-    try {
-      await agent.start();
-    } catch (e) {
-      await shutdownLogging();
-      throw e;
-    }
+    // Listen before starting: a stop signal during start-up (a service manager stopping at once) is graceful too.
     let forced = false;
     const stopRequested = Promise.withResolvers<void>();
     const remove = onStopSignals((sig) => {
@@ -78,7 +81,28 @@ export const runCommand: Command = {
       log.warn("second signal: forcing exit");
       void agent.forceStop().finally(() => Deno.exit(EXIT.FORCED));
     });
+    try {
+      await agent.start();
+    } catch (e) {
+      remove();
+      await shutdownLogging();
+      throw e;
+    }
+    let metrics: MetricsServer | null = null;
+    if (config.agent.metricsListen) {
+      try {
+        // Loaded only when asked for: prom-client costs every other start time.
+        const { startMetricsServer } = await import("../../engine/metrics_server.ts");
+        metrics = await startMetricsServer(agent, config.agent.metricsListen, log);
+      } catch (e) {
+        remove();
+        await agent.stop();
+        await shutdownLogging();
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+      }
+    }
     await stopRequested.promise;
+    await metrics?.close();
     await agent.stop();
     remove();
     await shutdownLogging();

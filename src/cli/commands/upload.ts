@@ -7,6 +7,7 @@ import type { UplinkSection } from "../../config/types.ts";
 import { ExportFileError } from "../../offline/export_file.ts";
 import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../offline/mod.ts";
 import { ProgressReporter } from "../progress.ts";
+import { plural } from "../../util/human.ts";
 import { userCwd } from "../../runtime.ts";
 import {
   type Command,
@@ -101,10 +102,12 @@ export const uploadCommand: Command = {
       progress.done();
       if (r.rejected) {
         throw new RejectedRecords(
-          `${r.rejected} record(s) rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
+          `${
+            plural(r.rejected, "record")
+          } rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
         );
       }
-      console.log(`upload: ${r.sent} record(s) of agent ${r.header.agent_id} sent from ${file}`);
+      console.log(`upload: ${plural(r.sent, "record")} of agent ${r.header.agent_id} sent from ${file}`);
       return EXIT.OK;
     } catch (e) {
       progress.done();

@@ -9,10 +9,19 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { DataDirLockedError } from "./errors.ts";
+import { cleanLeftovers, LOCK_FILE, PID_FILE } from "./mod.ts";
 
-const LOCK_FILE = "agent.lock";
-const PID_FILE = "agent.pid";
+/** Thrown by {@link acquireDataDirLock} when another live process holds the data directory. */
+export class DataDirLockedError extends Error {
+  override name = "DataDirLockedError";
+  /** Pid of the holder as it recorded it, or null when it could not be read. */
+  readonly pid: number | null;
+  /** @param pid the holder's pid, @param dataDir the directory as given */
+  constructor(pid: number | null, readonly dataDir: string) {
+    super(`another simco-agent (pid ${pid ?? "unknown"}) is using ${dataDir}`);
+    this.pid = pid;
+  }
+}
 
 /** A held data-directory lock. */
 export interface DataDirLock {
@@ -73,6 +82,7 @@ export function acquireDataDirLock(dataDir: string): DataDirLock {
     throw new DataDirLockedError(pid, dataDir);
   }
   Deno.writeTextFileSync(join(dataDir, PID_FILE), `${Deno.pid}\n`);
+  cleanLeftovers(dataDir);
   let released = false;
   return {
     release() {
