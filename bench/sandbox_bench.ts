@@ -10,6 +10,9 @@
  * Before the timed run every worker is warmed up with `--warm` / SANDBOX_BENCH_WARM polls (default 1000),
  * so the memory figures are those of long-running workers, not of fresh ones.
  *
+ * First, a healthy machine polled every 100 ms beside four output flooders (`--flood-duration` /
+ * SANDBOX_BENCH_FLOOD_SECONDS, default 30 s): the share of its readings within 100 ms of schedule.
+ *
  * Memory and CPU figures need Linux (/proc); elsewhere they print as n/a.
  *
  * The first section compares confinement off and best_effort (src/sandbox/confine): worker start and PSS per
@@ -26,7 +29,7 @@ import type { Log } from "../src/log/mod.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
 import { type ConfinementMode, Confiner } from "../src/sandbox/confine/mod.ts";
 import { DENO_CONFIG, isStandalone, MAIN_MODULE, RUNTIME_FLAGS } from "../src/runtime.ts";
-import { machine as testMachine } from "../tests/helpers/sandbox_machines.ts";
+import { machine as testMachine, PROBE } from "../tests/helpers/sandbox_machines.ts";
 
 /** A Log that drops everything. */
 export const silent: Log = { debug() {}, info() {}, warn() {}, error() {}, critical() {} };
@@ -116,7 +119,7 @@ async function memoryPerWorker(counts: number[]): Promise<void> {
     const avg = (k: keyof Mem) => mems.reduce((a, m) => a + m[k], 0) / mems.length;
     console.log(
       `memory per worker, ${n} running: RSS ${f1(avg("rss"))} MiB, PSS ${f1(avg("pss"))} MiB` +
-        ` (reported by the worker: RSS ${f1((ws[0].rssBytes ?? NaN) / 1048576)} MiB)`,
+        ` (measured by the agent, statm: RSS ${f1((ws[0].rssBytes ?? NaN) / 1048576)} MiB)`,
     );
     await Promise.all(ws.map((w) => w.close()));
   }
@@ -288,6 +291,77 @@ async function fleet(n: number, seconds: number, warm: number): Promise<void> {
   await Promise.all(ws.map((w) => w.close()));
 }
 
+/**
+ * A healthy machine polled every 100 ms beside four flooders (two on stdout, two on stderr, each polled once a
+ * second, flooding while idle, killed at their output budget and started again at their next poll): the share
+ * of the healthy machine's readings done within 100 ms of schedule (goal >= 99 %). Exported for a run of its own.
+ */
+export async function floodNeighbours(seconds: number): Promise<void> {
+  // The same machine alone first: the machine's own noise, to compare with.
+  await healthyBeside(seconds, 0);
+  await healthyBeside(seconds, 4);
+}
+
+async function healthyBeside(seconds: number, nFlooders: number): Promise<void> {
+  const healthy = new MachineWorker(machine("flood-healthy"), { log: silent });
+  const flooders = ["flood_stdout", "flood_stdout", "flood_stderr", "flood_stderr"].slice(0, nFlooders).map((
+    action,
+    i,
+  ) =>
+    new MachineWorker(
+      testMachine(`flooder${i}`, {
+        driver: "__sandbox_probe",
+        host: "127.0.0.1",
+        port: 9,
+        timeoutMs: 5000,
+        options: { action },
+      }),
+      { log: silent, graceMs: 300, ...PROBE },
+    )
+  );
+  await healthy.poll();
+  await Promise.all(flooders.map((w) => w.poll()));
+  const agentCpu0 = cpuUsage();
+  const base = performance.now() + 500;
+  const end = base + seconds * 1000;
+  const late: number[] = [];
+  let fails = 0;
+  const loop = async (w: MachineWorker, period: number, record: boolean, offset = 0) => {
+    for (let k = 0;; k++) {
+      const due = base + offset + k * period;
+      if (due >= end) break;
+      await sleepUntil(due);
+      const o = await w.poll();
+      if (record) {
+        late.push(performance.now() - due);
+        if (o.kind !== "ok") fails++;
+      }
+    }
+  };
+  // Flooders spread over the second, as the engine spreads machines.
+  await Promise.all([
+    loop(healthy, 100, true),
+    ...flooders.map((w, i) => loop(w, 1000, false, i * 250 + 50)),
+  ]);
+  const wall = (performance.now() - base) / 1000;
+  const cpu = cpuUsage(agentCpu0);
+  const within = late.filter((l) => l <= 100).length / late.length;
+  const output = flooders.reduce((a, w) => a + w.stats.recycles.output, 0);
+  const spawns = flooders.reduce((a, w) => a + w.stats.spawns, 0);
+  console.log(
+    `flood: healthy machine at 100 ms beside ${nFlooders} flooders for ${seconds} s: ${late.length} polls, ${fails} failed; ` +
+      `within 100 ms of schedule ${(within * 100).toFixed(2)} % (goal >= 99 %), lateness p50 ${
+        f1(pct(late, 0.5))
+      } ms, p99 ${f1(pct(late, 0.99))} ms, max ${f1(Math.max(...late))} ms`,
+  );
+  console.log(
+    `  flooders: ${spawns} worker starts, ${output} recycled for output; agent CPU ${
+      f1(((cpu.user + cpu.system) / 1e6 / wall) * 100)
+    } % of one core`,
+  );
+  await Promise.all([healthy, ...flooders].map((w) => w.close()));
+}
+
 /** Raw workers (no MachineWorker) under `deno run` with extra Deno flags: PSS per worker after `seconds`. */
 async function flagExperiment(flags: string[], n: number, seconds: number): Promise<void> {
   const enc = new TextEncoder();
@@ -342,6 +416,9 @@ export const sandboxSuite: Suite = {
     const warm = param("--warm", "SANDBOX_BENCH_WARM", 1000, true);
     await confinementCost(10, 10);
     if (Deno.env.get("SANDBOX_BENCH_ONLY") === "confinement") return;
+    const flood = param("--flood-duration", "SANDBOX_BENCH_FLOOD_SECONDS", 30);
+    await floodNeighbours(flood);
+    if (Deno.env.get("SANDBOX_BENCH_ONLY") === "flood") return;
     await startLatency(10);
     await memoryPerWorker([1, 10]);
     await steadyState(45);

@@ -90,6 +90,23 @@ export function selfCommand(args: readonly string[]): SelfCommand {
 }
 
 /**
+ * The command of a driver worker: {@link selfCommand}, and from source always with OFFLINE_FLAGS, so that a
+ * worker loads only what is already in the cache and locked: `--cached-only` (an `import("npm:...")` of an
+ * uncached package fails instead of fetching from the registry), `--frozen` (the lockfile is never written),
+ * `--no-remote` (no http(s) module at all). `https:` and `jsr:` imports already fail on the driver's
+ * `import: false` permission; `npm:` does not, hence these. A driver's own npm dependency must therefore be
+ * cached before its first worker starts: src/sandbox/module_cache.ts does that from source. The offline bundle
+ * already runs with these flags; the compiled binary embeds its modules and takes no run-time flags, so a
+ * worker started from it runs only the embedded graph (docs/worker-protocol.md, "Module loading").
+ */
+export function workerCommand(args: readonly string[]): SelfCommand {
+  const self = selfCommand(args);
+  if (isStandalone() || bundleDenoDir() !== null) return self;
+  const at = self.args.indexOf("--config");
+  return { ...self, args: [...self.args.slice(0, at), ...OFFLINE_FLAGS, ...self.args.slice(at)] };
+}
+
+/**
  * The folder relative command-line paths refer to. `deno task` runs in the project folder and puts the user's
  * folder in INIT_CWD; the binary and the bundle's launcher are run directly.
  */

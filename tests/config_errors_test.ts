@@ -164,7 +164,7 @@ const CASES: Case[] = [
     name: "misspelt defaults key",
     text: OK + `[defaults]\nintervall = "1s"\n`,
     errors: [
-      'machines.toml:7: defaults.intervall: unknown key; did you mean "interval"? (expected one of: interval, timeout, max_backoff, breaker_threshold, breaker_cooldown, availability_after, max_memory_mb)',
+      'machines.toml:7: defaults.intervall: unknown key; did you mean "interval"? (expected one of: interval, timeout, max_backoff, breaker_threshold, breaker_cooldown, availability_after, max_memory_mb, max_cpu_percent)',
     ],
   },
   {

@@ -156,7 +156,8 @@ Deno.test("leak: the worker is recycled once it passes max_memory_mb", async () 
   const log = new RecordingLog();
   const w = new MachineWorker(
     machine("leak-1", { maxMemoryMb: 160, options: { behaviour: "leak", leak_mb: 40 } }),
-    { log, graceMs: GRACE },
+    // Measured after each poll only (monitorMs: the periodic measurement would race the polls).
+    { log, graceMs: GRACE, monitorMs: 600_000 },
   );
   try {
     let recycledAt = -1;
@@ -168,7 +169,10 @@ Deno.test("leak: the worker is recycled once it passes max_memory_mb", async () 
       if (out.recycled === "memory") recycledAt = i;
     }
     assert(recycledAt >= 1, `expected a memory recycle after a few polls, got ${recycledAt}`);
-    assertMatch(log.text(), /recycled \(memory\): resident memory \d+\.\d MiB is above max_memory_mb 160/);
+    assertMatch(
+      log.text(),
+      /recycled \(memory\): resident memory \d+\.\d MiB is above max_memory_mb 160/,
+    );
     const next = await w.poll();
     assert(next.kind === "ok");
     assertEquals(w.stats.recycles.memory, 1);
@@ -212,17 +216,22 @@ Deno.test("a reply to the wrong request, and garbage between polls: protocol fai
   const wrong = probe("probe-wrong-id", "wrong_id");
   const late = probe("probe-late", "late_garbage");
   try {
-    expectFail(await wrong.poll(), "protocol", /reply to request 999 while waiting for request \d+/);
+    expectFail(await wrong.poll(), "protocol", "telemetry reply without the worker's secret");
     assertEquals(wrong.pid, null);
 
     assertEquals((await late.poll()).kind, "ok");
     const pid = late.pid;
-    await new Promise((r) => setTimeout(r, 300)); // the garbage arrives while idle
-    const second = await late.poll(); // recycles first, then polls a fresh worker
-    assert(second.kind === "ok", JSON.stringify(second));
+    // The garbage arrives while idle: the worker is killed then and there, without waiting for a poll.
+    await waitFor("the protocol recycle", 5000, () => late.stats.recycles.protocol === 1);
+    await expectGone(pid);
+    assertEquals(late.pid, null);
+    // The next poll reports it (so backoff and breaker see it) without starting a process; the one after polls.
+    expectFail(await late.poll(), "protocol", 'between polls: not JSON: "late garbage"');
+    assertEquals(late.stats.spawns, 1);
+    const third = await late.poll();
+    assert(third.kind === "ok", JSON.stringify(third));
     assertNotEquals(late.pid, pid);
     assertEquals(late.stats.recycles.protocol, 1);
-    await expectGone(pid);
   } finally {
     await Promise.all([wrong.close(), late.close()]);
   }

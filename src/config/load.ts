@@ -4,8 +4,12 @@
  */
 import { resolve } from "node:path";
 import { parseConfig, type ParseResult } from "./parse.ts";
-import type { Config, ConfigProblem } from "./types.ts";
+import type { Config, ConfigProblem, MachineConfig } from "./types.ts";
 import { formatProblem } from "./types.ts";
+import { lineOf, locateKeys } from "./key_lines.ts";
+import { describeDriver } from "../../drivers/registry.ts";
+import type { DriverDescription } from "../../drivers/types.ts";
+import { resolveLibraryFile } from "../util/library_file.ts";
 
 /** Thrown by {@link loadConfigOrThrow}; carries every problem, each printable as one line. */
 export class ConfigError extends Error {
@@ -71,9 +75,37 @@ function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { probl
  */
 export async function loadConfig(file: string, cwd = Deno.cwd()): Promise<ParseResult> {
   const read = await readConfigText(file, cwd);
-  return "problem" in read
-    ? { ok: false, problems: [read.problem] }
-    : parseConfig(read.text, file, read.absPath);
+  if ("problem" in read) return { ok: false, problems: [read.problem] };
+  const parsed = parseConfig(read.text, file, read.absPath);
+  if (!parsed.ok) return parsed;
+  const problems = libraryProblems(parsed.config.machines, read.text, file);
+  return problems.length ? { ok: false, problems } : parsed;
+}
+
+/**
+ * The file check the pure parser cannot do: every driver library option names a regular file (the sandbox
+ * grants its resolved path). Problems name the key and its line in `text`. `describe` is the registry's (a
+ * test may pass a test driver's description).
+ */
+export function libraryProblems(
+  machines: readonly Pick<MachineConfig, "driver" | "options">[],
+  text: string,
+  file: string,
+  describe: (name: string) => DriverDescription | undefined = describeDriver,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  let lines: Map<string, number> | null = null;
+  machines.forEach((m, i) => {
+    const key = describe(m.driver)?.libraryOption;
+    const lib = key ? m.options[key] : undefined;
+    if (!key || typeof lib !== "string" || lib === "") return;
+    const r = resolveLibraryFile(lib);
+    if (!("problem" in r)) return;
+    const path = `machines[${i}].options.${key}`;
+    lines ??= locateKeys(text);
+    problems.push({ file, line: lineOf(lines, path), key: path, message: r.problem });
+  });
+  return problems;
 }
 
 /**

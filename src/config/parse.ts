@@ -54,6 +54,7 @@ const DEFAULT_KEYS = [
   "breaker_cooldown",
   "availability_after",
   "max_memory_mb",
+  "max_cpu_percent",
 ];
 const MACHINE_KEYS = ["id", "driver", "host", "port", "options", ...DEFAULT_KEYS];
 
@@ -66,6 +67,7 @@ export const DEFAULTS = Object.freeze({
   breaker_cooldown: "15m",
   availability_after: 3,
   max_memory_mb: 256,
+  max_cpu_percent: 50,
 });
 
 function deepFreeze<T>(v: T): T {
@@ -284,6 +286,7 @@ type Timings = Pick<
   | "breakerCooldownMs"
   | "availabilityAfter"
   | "maxMemoryMb"
+  | "maxCpuPercent"
 >;
 
 function readTimings(r: Reader, t: Table, path: string, base: Timings | null): Timings {
@@ -336,6 +339,14 @@ function readTimings(r: Reader, t: Table, path: string, base: Timings | null): T
       96,
       65_536,
       base?.maxMemoryMb ?? DEFAULTS.max_memory_mb,
+    )!,
+    maxCpuPercent: r.integer(
+      t,
+      "max_cpu_percent",
+      `${path}.max_cpu_percent`,
+      1,
+      6400,
+      base?.maxCpuPercent ?? DEFAULTS.max_cpu_percent,
     )!,
   };
 }

@@ -57,6 +57,7 @@ Deno.test("a minimal config gets every default", () => {
     breakerCooldownMs: 900_000,
     availabilityAfter: 3,
     maxMemoryMb: 256,
+    maxCpuPercent: 50,
     options: {
       seed: 1,
       behaviour: "healthy",

@@ -75,6 +75,11 @@ export interface MachineConfig {
   readonly availabilityAfter: number;
   /** Resident memory (MiB) past which the worker is recycled between polls. */
   readonly maxMemoryMb: number;
+  /**
+   * CPU budget in percent of one core, averaged over 10 s, measured by the agent; past it the worker is
+   * recycled (cause `cpu`).
+   */
+  readonly maxCpuPercent: number;
   /** Driver options, validated against the driver's schema, defaults applied; paths made absolute. */
   readonly options: Readonly<Record<string, unknown>>;
 }

@@ -44,9 +44,12 @@ export async function* readChunks(
   }
 }
 
-/** Splits a byte stream into lines of at most `maxBytes` bytes. Ends when the stream ends. */
+/**
+ * Splits a byte stream (or chunks already read, e.g. through an output budget) into lines of at most
+ * `maxBytes` bytes. Ends when the stream ends.
+ */
 export async function* readLines(
-  stream: ReadableStream<Uint8Array>,
+  stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
   maxBytes: number,
   chunkBytes = CHUNK_BYTES,
 ): AsyncGenerator<LineItem> {
@@ -63,7 +66,8 @@ export async function* readLines(
     if (end > 0 && buf[end - 1] === 13) end--;
     return decoder.decode(buf.subarray(0, end));
   };
-  for await (const chunk of readChunks(stream, chunkBytes)) {
+  const chunks = stream instanceof ReadableStream ? readChunks(stream, chunkBytes) : stream;
+  for await (const chunk of chunks) {
     let start = 0;
     while (start < chunk.length) {
       const nl = chunk.indexOf(NL, start);

@@ -11,11 +11,21 @@
  * - Any failure recycles the process before poll() returns: stdin is closed (a healthy worker exits on
  *   that), then SIGTERM, then SIGKILL, `graceMs` apart (a hung poll skips the polite step), and the process
  *   is always reaped. The next poll gets a fresh process.
- * - Memory: every reply reports the worker's resident memory; a poll that succeeds with the worker above
- *   `machine.maxMemoryMb` returns its reading (marked `recycled: "memory"`) and the process is retired in
- *   the background, so the next poll starts fresh. A worker that dies of V8 heap exhaustion fails with
- *   cause `memory`. A cap that even a freshly initialised worker exceeds is reported once and not enforced
- *   (recycling after every poll would not help).
+ * - The agent measures, the driver does not report (proc_stats.ts): every `monitorMs` (1 s), busy or idle,
+ *   the worker's resident memory and CPU time are read. Over `machine.maxCpuPercent` of one core averaged
+ *   over `cpuWindowMs` (10 s, cpu_budget.ts) the process is killed at once (cause `cpu`); over
+ *   `machine.maxMemoryMb` while idle it is retired politely (`close`, then the usual end; cause `memory`).
+ *   A poll that succeeds with the worker above its memory cap returns
+ *   its reading (marked `recycled: "memory"`) and the process is retired in the background. A worker that
+ *   dies of V8 heap exhaustion fails with cause `memory`. A memory cap that even a freshly initialised worker
+ *   exceeds is reported once and not enforced (recycling after every poll would not help).
+ * - Integrity: replies carry the spawn's secret (reply_auth.ts); stdout and stderr are metered in bytes per
+ *   second (output_budget.ts); a forged or unexpected reply, or output over budget, kills the process at once,
+ *   request outstanding or not (cause `protocol` / `output`). A reading whose `ts` is outside the sane window
+ *   of the agent's clock (protocol.ts checkReadingTs) fails with cause `protocol`. The stderr log allowance is
+ *   the machine's, not the process's: it survives recycles. A kill between polls for `protocol`, `output` or
+ *   `cpu` makes the next poll fail with that cause (no process is started for it), so backoff and breaker
+ *   apply; the poll after that starts a fresh process.
  * - poll() never throws and polls of one MachineWorker are serialised; different MachineWorkers share
  *   nothing, so a hung or crashing machine never delays another machine's polls.
  */
@@ -25,13 +35,35 @@ import { getLog, type Log } from "../log/mod.ts";
 import type { Metrics, MetricValue } from "../record/mod.ts";
 import { driverEntry } from "../../drivers/registry.ts";
 import type { DriverDescription, DriverStatus, TimedReading } from "../../drivers/types.ts";
-import { MAX_LINE_BYTES, oneLine, PROTOCOL_VERSION } from "./protocol.ts";
+import {
+  MAX_LINE_BYTES,
+  oneLine,
+  PROTOCOL_VERSION,
+  readingTimeProblem,
+  type SandboxPermissions,
+} from "./protocol.ts";
 import { sandboxPermissions } from "./permissions.ts";
-import { type ExitInfo, WorkerProcess } from "./process.ts";
 import type { Confiner } from "./confine/mod.ts";
+import { type CondemnCause, type ExitInfo, type OutputBudgets, WorkerProcess } from "./process.ts";
+import { CPU_WINDOW_MS, CpuWindow } from "./cpu_budget.ts";
+import { LogBudget } from "./output_budget.ts";
+import { type ProcStatsReader, procStatsReader } from "./proc_stats.ts";
+import { precacheDriver, workerEnvOverrides } from "./module_cache.ts";
+import { resolveLibraryFile } from "../util/library_file.ts";
 
 /** Why a poll failed. */
-export type FailureCause = "timeout" | "crash" | "driver_error" | "protocol" | "memory" | "spawn";
+export type FailureCause = "timeout" | "crash" | "driver_error" | "spawn" | CondemnCause;
+
+/**
+ * Causes of a kill between polls that make the next poll fail (without starting a process), so that the
+ * engine's backoff and breaker see a driver that misbehaves while idle: otherwise a flooder would be restarted
+ * at every interval for ever, at the cost of a process start each time. A worker recycled for memory is
+ * simply restarted (a slow leak is not the next reading's fault).
+ */
+const FAIL_NEXT_POLL: ReadonlySet<FailureCause> = new Set(["protocol", "output", "cpu"]);
+
+/** Stderr bytes of one machine that reach the log per minute (the rest is counted in one line). */
+export const STDERR_LOG_BYTES_PER_MINUTE = 64 * 1024;
 
 /** Result of one poll. */
 export type PollOutcome =
@@ -98,6 +130,14 @@ export interface MachineWorkerOptions {
    * (default: none, null).
    */
   cursor?: () => MetricValue | null;
+  /** How often memory and CPU are measured (default 1000 ms). */
+  monitorMs?: number;
+  /** Window the CPU budget is averaged over (default {@link CPU_WINDOW_MS}). */
+  cpuWindowMs?: number;
+  /** Output budgets (default: process.ts outputBudgets). */
+  budgets?: OutputBudgets;
+  /** The measuring reader (default: the platform's, proc_stats.ts); null disables measuring. */
+  procStats?: ProcStatsReader | null;
 }
 
 /** Counters for diagnostics and benchmarks. */
@@ -108,6 +148,8 @@ export interface WorkerStats {
   lastStartMs: number | null;
   /** Processes recycled, by cause. */
   recycles: Record<FailureCause, number>;
+  /** Last measured resident memory of the current process, bytes (null before the first measurement). */
+  memoryBytes: number | null;
 }
 
 const MIB = 1024 * 1024;
@@ -139,11 +181,19 @@ export class MachineWorker {
   #busy = false;
   #capReachable = true;
   #closed: Promise<void> | null = null;
+  /** A kill between polls the next poll reports (see FAIL_NEXT_POLL). */
+  #betweenPolls: { cause: CondemnCause; message: string } | null = null;
+  readonly #monitorMs: number;
+  readonly #cpuWindowMs: number;
+  readonly #budgets: OutputBudgets | undefined;
+  readonly #procStats: ProcStatsReader | null;
+  readonly #logBudget = new LogBudget(STDERR_LOG_BYTES_PER_MINUTE, 60_000);
   /** Counters: processes started and recycled. */
   readonly stats: WorkerStats = {
     spawns: 0,
     lastStartMs: null,
-    recycles: { timeout: 0, crash: 0, driver_error: 0, protocol: 0, memory: 0, spawn: 0 },
+    recycles: { timeout: 0, crash: 0, driver_error: 0, protocol: 0, memory: 0, spawn: 0, output: 0, cpu: 0 },
+    memoryBytes: null,
   };
 
   /** Creates the handle; no process is started until the first poll. */
@@ -158,6 +208,10 @@ export class MachineWorker {
     this.#workDir = opts.workDir ?? null;
     this.#confiner = opts.confiner ?? null;
     this.#cursor = opts.cursor ?? (() => null);
+    this.#monitorMs = opts.monitorMs ?? 1000;
+    this.#cpuWindowMs = opts.cpuWindowMs ?? CPU_WINDOW_MS;
+    this.#budgets = opts.budgets;
+    this.#procStats = opts.procStats === undefined ? procStatsReader() : opts.procStats;
   }
 
   /** Process id of the current worker process, or null when none is running. */
@@ -165,9 +219,66 @@ export class MachineWorker {
     return this.#proc?.pid ?? null;
   }
 
-  /** Resident memory (bytes) the current worker last reported, or null. */
+  /** Resident memory (bytes) of the current worker as the agent last measured it, or null. */
   get rssBytes(): number | null {
-    return this.#proc && this.#proc.rss > 0 ? this.#proc.rss : null;
+    return this.#proc ? this.stats.memoryBytes : null;
+  }
+
+  /** Measures `proc` now; null when there is no reader or the process is gone. */
+  #measure(proc: WorkerProcess): number | null {
+    const s = this.#procStats?.sample(proc.pid) ?? null;
+    if (s && this.#proc === proc) this.stats.memoryBytes = s.memoryBytes;
+    return s?.memoryBytes ?? null;
+  }
+
+  #memoryMessage(bytes: number): string {
+    return `resident memory ${
+      (bytes / MIB).toFixed(1)
+    } MiB is above max_memory_mb ${this.#machine.maxMemoryMb}`;
+  }
+
+  /** Measures memory and CPU of `proc` every monitorMs until it ends; kills it at once over a cap. */
+  #monitor(proc: WorkerProcess): void {
+    const reader = this.#procStats;
+    if (!reader) return;
+    const cpu = new CpuWindow(this.#machine.maxCpuPercent, this.#cpuWindowMs);
+    const tick = () => {
+      const s = reader.sample(proc.pid);
+      if (!s || proc.exit !== null) return;
+      if (this.#proc === proc) this.stats.memoryBytes = s.memoryBytes;
+      // Memory: while idle the worker is retired politely (`close` first: a vendor handle is freed); during a
+      // poll the check after the poll does it.
+      if (this.#capReachable && s.memoryBytes > this.#machine.maxMemoryMb * MIB) {
+        if (!this.#busy && this.#proc === proc) {
+          this.#retiring = this.#retire(
+            proc,
+            "memory",
+            `while idle: ${this.#memoryMessage(s.memoryBytes)}`,
+            false,
+          );
+        }
+        return;
+      }
+      const pct = cpu.add(performance.now(), s.cpuMs);
+      if (pct !== null) {
+        proc.condemn(
+          "cpu",
+          `CPU ${pct.toFixed(0)} % of one core over the last ${this.#cpuWindowMs / 1000} s is above ` +
+            `max_cpu_percent ${this.#machine.maxCpuPercent}`,
+        );
+      }
+    };
+    tick();
+    const timer = setInterval(tick, this.#monitorMs);
+    proc.exited.then(() => clearInterval(timer));
+  }
+
+  /** The process killed itself on the agent's behalf (process.ts condemn): retire it now if idle. */
+  #onCondemned(proc: WorkerProcess, cause: CondemnCause, message: string): void {
+    // While a poll is in flight, its wait ends as `condemned` and the poll retires the process itself.
+    if (this.#busy || this.#proc !== proc) return;
+    this.#retiring = this.#retire(proc, cause, `while idle: ${message}`, true);
+    if (FAIL_NEXT_POLL.has(cause)) this.#betweenPolls = { cause, message };
   }
 
   /** Polls the machine once. Never throws. */
@@ -189,10 +300,21 @@ export class MachineWorker {
     if (this.#closed) return this.#fail(started, "spawn", "worker is closed");
     await this.#retiring;
     let proc = this.#proc;
-    if (proc && (proc.exit !== null || proc.violation !== null)) {
-      const why = proc.violation ?? this.#exitText(proc, proc.exit!);
-      await this.#retire(proc, proc.violation ? "protocol" : "crash", `between polls: ${why}`, false);
+    if (proc && (proc.exit !== null || proc.verdict !== null)) {
+      const v = proc.verdict;
+      await this.#retire(
+        proc,
+        v?.cause ?? "crash",
+        v?.message ?? `between polls: ${this.#exitText(proc, proc.exit!)}`,
+        false,
+      );
       proc = null;
+      if (v && FAIL_NEXT_POLL.has(v.cause)) this.#betweenPolls = v;
+    }
+    const misbehaved = this.#betweenPolls;
+    if (misbehaved) {
+      this.#betweenPolls = null;
+      return this.#fail(started, misbehaved.cause, `between polls: ${misbehaved.message}`);
     }
     this.#busy = true;
     try {
@@ -208,13 +330,15 @@ export class MachineWorker {
         const { ts, readings, cursor, status } = r.reply;
         const metrics = r.reply.metrics ?? readings?.at(-1)?.metrics ?? {};
         const batch = readings === undefined ? {} : { readings, cursor, status };
-        const cap = this.#machine.maxMemoryMb * MIB;
+        const badTs = readingTimeProblem(ts, readings, Date.now());
+        if (badTs) {
+          await this.#retire(proc, "protocol", `reading refused: ${badTs}`, false);
+          return this.#fail(started, "protocol", `reading refused: ${badTs}`);
+        }
+        const rss = this.#measure(proc);
         // A cap below what a fresh worker already uses cannot be met by recycling (see #start): no thrashing.
-        if (proc.rss > cap && this.#capReachable) {
-          const msg = `resident memory ${
-            (proc.rss / MIB).toFixed(1)
-          } MiB is above max_memory_mb ${this.#machine.maxMemoryMb}`;
-          this.#retiring = this.#retire(proc, "memory", msg, false);
+        if (rss !== null && rss > this.#machine.maxMemoryMb * MIB && this.#capReachable) {
+          this.#retiring = this.#retire(proc, "memory", this.#memoryMessage(rss), false);
           return { kind: "ok", ts, metrics, ...batch, durationMs, recycled: "memory" };
         }
         return { kind: "ok", ts, metrics, ...batch, durationMs };
@@ -248,22 +372,38 @@ export class MachineWorker {
         );
       }
     }
+    const resolved = this.#resolved(desc);
+    if (typeof resolved === "string") {
+      this.stats.recycles.spawn++;
+      return this.#fail(started, "spawn", resolved);
+    }
+    const uncached = await precacheDriver(module);
+    if (uncached !== null) {
+      this.stats.recycles.spawn++;
+      return this.#fail(started, "spawn", uncached);
+    }
+    if (this.#closed) return this.#fail(started, "spawn", "worker is closed");
     let proc: WorkerProcess;
     const m = this.#machine;
-    const permissions = sandboxPermissions(m, desc, this.#workDir);
+    const permissions = resolved.permissions;
     const confiner = this.#confiner;
     try {
       proc = WorkerProcess.spawn(m.id, {
         log: this.#log,
         maxLineBytes: this.#maxLineBytes,
         confine: confiner ? (self) => confiner.command(m, permissions, this.#driverModule, self) : undefined,
-      });
+        logBudget: this.#logBudget,
+        budgets: this.#budgets,
+        onCondemned: (cause, message) => this.#onCondemned(proc, cause, message),
+      }, workerEnvOverrides());
     } catch (e) {
       this.stats.recycles.spawn++;
       return this.#fail(started, "spawn", `cannot start worker process: ${String(e)}`);
     }
     this.#proc = proc;
     this.stats.spawns++;
+    this.stats.memoryBytes = null;
+    this.#monitor(proc);
     const spawnedAt = performance.now();
     const hello = await proc.request(null, this.#startTimeoutMs);
     if (hello.kind !== "reply" || hello.reply.type !== "hello" || hello.reply.protocol !== PROTOCOL_VERSION) {
@@ -273,6 +413,8 @@ export class MachineWorker {
         ? `worker ended before it started: ${this.#exitText(proc, hello.exit)}`
         : hello.kind === "protocol"
         ? `worker start: ${hello.problem}`
+        : hello.kind === "condemned"
+        ? `worker start: ${hello.message}`
         : `worker speaks another protocol (expected hello with protocol ${PROTOCOL_VERSION})`;
       await this.#retire(proc, "spawn", why, hello.kind === "timeout");
       return { ...this.#fail(started, "spawn", why), recycledPid: proc.pid };
@@ -282,7 +424,7 @@ export class MachineWorker {
       op: "init",
       driver: m.driver,
       module,
-      options: m.options,
+      options: resolved.options,
       ctx: {
         machineId: m.id,
         host: m.host,
@@ -295,14 +437,36 @@ export class MachineWorker {
     }, m.timeoutMs);
     if (init.kind === "reply" && init.reply.type === "ready") {
       this.stats.lastStartMs = performance.now() - spawnedAt;
-      this.#checkCap(proc.rss);
+      this.#checkCap(this.#measure(proc));
       return proc;
     }
     return await this.#failAndRetire(proc, started, init, "init");
   }
 
+  /**
+   * The driver's options and permissions; the native library (when the driver has one) must be a regular file
+   * and both the grant and the driver's option name its resolved path. Returns a one-line problem otherwise.
+   */
+  #resolved(
+    desc: DriverDescription,
+  ): { options: MachineConfig["options"]; permissions: SandboxPermissions } | string {
+    const key = desc.libraryOption;
+    const lib = key ? this.#machine.options[key] : undefined;
+    if (!key || typeof lib !== "string" || lib === "") {
+      return {
+        options: this.#machine.options,
+        permissions: sandboxPermissions(this.#machine, desc, this.#workDir),
+      };
+    }
+    const r = resolveLibraryFile(lib);
+    if ("problem" in r) return `options.${key}: ${r.problem}`;
+    const options = { ...this.#machine.options, [key]: r.path };
+    return { options, permissions: sandboxPermissions({ ...this.#machine, options }, desc, this.#workDir) };
+  }
+
   /** A cap below a freshly initialised worker's memory is reported once and not enforced. */
-  #checkCap(freshRss: number): void {
+  #checkCap(freshRss: number | null): void {
+    if (freshRss === null) return;
     const reachable = freshRss <= this.#machine.maxMemoryMb * MIB;
     if (!reachable && this.#capReachable) {
       this.#log.warn(
@@ -334,6 +498,10 @@ export class MachineWorker {
       case "protocol":
         cause = "protocol";
         message = r.problem;
+        break;
+      case "condemned":
+        cause = r.cause;
+        message = r.message;
         break;
       case "reply":
         if (r.reply.type === "error") {
@@ -398,7 +566,7 @@ export class MachineWorker {
       const proc = this.#proc;
       this.#proc = null;
       if (proc) {
-        if (!this.#busy && proc.exit === null && proc.violation === null) {
+        if (!this.#busy && proc.exit === null && proc.verdict === null) {
           await proc.request({ id: ++this.#nextId, op: "close" }, this.#graceMs);
         }
         await proc.kill(this.#graceMs, this.#busy);

@@ -2,7 +2,8 @@
  * The worker protocol: newline-delimited JSON between the agent and one driver worker process
  * (`simco-agent __worker`). The full description with examples is docs/worker-protocol.md; in short:
  *
- * - The worker writes `{"type":"hello","protocol":1,"pid":N,"rss":B}` once it is ready for requests.
+ * - The agent's first stdin line is the spawn's secret (`{"secret":"<hex>"}`, reply_auth.ts); the worker then
+ *   writes `{"type":"hello","protocol":2,"pid":N,"auth":"<secret>"}` once it is ready for requests.
  * - The agent sends one request at a time on stdin (the worker answers pipelined ones in order), each with an
  *   increasing integer `id`:
  *   `init` (driver name, options, context, sandbox permissions), `poll`, `close`.
@@ -10,7 +11,9 @@
  *   `metrics`, one reading, or `readings: [{ts, metrics}, ...]` with an optional `cursor`, at most
  *   MAX_READINGS_PER_REPLY), `closed` (close), or `error` with a `code` (`driver_error`, `protocol`) and a
  *   one-line `message`.
- *   Every reply carries `rss`, the worker process's resident memory in bytes.
+ *   Every line the worker writes carries `auth`, the spawn's secret; a line without it was forged by the
+ *   driver (which shares stdout) and is a protocol failure. The worker reports no memory figure: the agent
+ *   measures (proc_stats.ts).
  * - `{"type":"fatal",...}` announces that the worker is about to exit (its driver's Web Worker died).
  * - Lines are capped (MAX_LINE_BYTES); anything else on stdout is a protocol violation and the worker is
  *   recycled. Stderr is free text, forwarded to the agent log line by line.
@@ -28,6 +31,7 @@ import {
   type MetricValue,
 } from "../record/shape.ts";
 import type { DriverStatus, ReadingBatch, TimedReading } from "../../drivers/types.ts";
+import { checkAuth } from "./reply_auth.ts";
 
 /**
  * Cap on the readings of one telemetry reply (drivers/types.ts `MAX_READINGS_PER_POLL`, the same number for
@@ -36,7 +40,7 @@ import type { DriverStatus, ReadingBatch, TimedReading } from "../../drivers/typ
 export const MAX_READINGS_PER_REPLY = 1000;
 
 /** Protocol version announced in `hello`. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Default cap on one protocol line, in bytes (both directions). */
 export const MAX_LINE_BYTES = 1024 * 1024;
@@ -89,8 +93,8 @@ export type ReplyErrorCode = "driver_error" | "protocol";
 
 /** A message the worker sends. */
 export type Reply =
-  | { readonly type: "hello"; readonly protocol: number; readonly pid: number; readonly rss: number }
-  | { readonly type: "ready"; readonly id: number; readonly rss: number }
+  | { readonly type: "hello"; readonly protocol: number; readonly pid: number }
+  | { readonly type: "ready"; readonly id: number }
   | {
     readonly type: "telemetry";
     readonly id: number;
@@ -104,16 +108,9 @@ export type Reply =
     readonly cursor?: MetricValue;
     /** The batch's driver status fields, when it has them. */
     readonly status?: DriverStatus;
-    readonly rss: number;
   }
-  | { readonly type: "closed"; readonly id: number; readonly rss: number }
-  | {
-    readonly type: "error";
-    readonly id: number;
-    readonly code: ReplyErrorCode;
-    readonly message: string;
-    readonly rss: number;
-  }
+  | { readonly type: "closed"; readonly id: number }
+  | { readonly type: "error"; readonly id: number; readonly code: ReplyErrorCode; readonly message: string }
   | { readonly type: "fatal"; readonly message: string };
 
 const MAX_MESSAGE = 500;
@@ -182,43 +179,46 @@ export function oneLine(text: string, max = MAX_MESSAGE): string {
   return flat.length > max ? flat.slice(0, max - 1) + "…" : flat;
 }
 
-const isRss = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v >= 0;
 const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 
 /**
  * Parses and validates one line from a worker's stdout. Returns the reply, or a one-line description of what
- * is wrong with it (not JSON, unknown type, missing fields, non-finite numbers).
+ * is wrong with it (not JSON, no or a wrong `auth` secret, unknown type, missing fields, non-finite numbers).
  */
-export function parseReply(line: string): { ok: true; reply: Reply } | { ok: false; problem: string } {
-  let v: unknown;
+export function parseReply(
+  line: string,
+  secret: string,
+): { ok: true; reply: Reply } | { ok: false; problem: string } {
+  let parsed: unknown;
   try {
-    v = JSON.parse(line);
+    parsed = JSON.parse(line);
   } catch {
     return { ok: false, problem: `not JSON: ${JSON.stringify(oneLine(line, 80))}` };
   }
-  if (!isPlainObject(v)) return { ok: false, problem: `expected a JSON object, got ${describe(v)}` };
+  if (!isPlainObject(parsed)) {
+    return { ok: false, problem: `expected a JSON object, got ${describe(parsed)}` };
+  }
+  const forged = checkAuth(parsed, secret);
+  if (forged) return { ok: false, problem: `${oneLine(String(parsed.type), 40)} ${forged}` };
+  const { auth: _auth, ...v } = parsed;
   const bad = (what: string) => ({ ok: false as const, problem: `${String(v.type)} reply: ${what}` });
   switch (v.type) {
     case "hello":
       if (!Number.isSafeInteger(v.protocol)) return bad("expected an integer protocol");
       if (!Number.isSafeInteger(v.pid)) return bad("expected an integer pid");
-      if (!isRss(v.rss)) return bad("expected rss in bytes");
       return { ok: true, reply: v as unknown as Reply };
     case "ready":
     case "closed":
       if (!isId(v.id)) return bad("expected a positive integer id");
-      if (!isRss(v.rss)) return bad("expected rss in bytes");
       return { ok: true, reply: v as unknown as Reply };
     case "telemetry": {
       if (!isId(v.id)) return bad("expected a positive integer id");
-      if (!isRss(v.rss)) return bad("expected rss in bytes");
       const problem = checkTs(v.ts) ?? checkTelemetry(v);
       if (problem) return bad(problem);
       return { ok: true, reply: v as unknown as Reply };
     }
     case "error":
       if (!isId(v.id)) return bad("expected a positive integer id");
-      if (!isRss(v.rss)) return bad("expected rss in bytes");
       if (v.code !== "driver_error" && v.code !== "protocol") {
         return bad(`code: expected driver_error or protocol, got ${JSON.stringify(v.code)}`);
       }
@@ -230,4 +230,53 @@ export function parseReply(line: string): { ok: true; reply: Reply } | { ok: fal
     default:
       return { ok: false, problem: `unknown reply type ${JSON.stringify(oneLine(String(v.type), 40))}` };
   }
+}
+
+/** How far in the past a reading's `ts` may lie: 7 days (a driver replaying a backlog after a restart). */
+export const TS_MAX_AGE_MS = 7 * 86_400_000;
+
+/** How far ahead of the agent's clock a reply's `ts` (the worker's own clock, same computer) may lie: 60 s. */
+export const TS_MAX_SKEW_MS = 60_000;
+
+/**
+ * How far ahead a batch reading's source timestamp may lie: 15 min. The source is another computer (an
+ * MTConnect agent) whose clock may be off by minutes; the driver warns about that (its `max_clock_skew`), and
+ * the agent refuses only what is beyond any plausible skew.
+ */
+export const TS_MAX_SOURCE_SKEW_MS = 15 * 60_000;
+
+/**
+ * Refuses a reading time outside `[now - TS_MAX_AGE_MS, now + maxSkewMs]` of the agent's clock. Returns
+ * null when sane, else one line saying what was expected and what was received.
+ */
+export function checkReadingTs(ts: number, now: number, maxSkewMs = TS_MAX_SKEW_MS): string | null {
+  if (ts > now + maxSkewMs) {
+    return `ts ${new Date(ts).toISOString()} is ${
+      ((ts - now) / 1000).toFixed(0)
+    } s ahead of the agent's clock (at most ${maxSkewMs / 1000} s of skew allowed)`;
+  }
+  if (ts < now - TS_MAX_AGE_MS) {
+    return `ts ${new Date(Math.max(ts, -8.64e15)).toISOString()} is ${
+      ((now - ts) / 86_400_000).toFixed(1)
+    } days before the agent's clock (at most ${TS_MAX_AGE_MS / 86_400_000} days allowed)`;
+  }
+  return null;
+}
+
+/**
+ * The window of {@link checkReadingTs} applied to a telemetry reply: its `ts` (60 s of skew) and the `ts` of
+ * each of its readings (a batch's source timestamps, {@link TS_MAX_SOURCE_SKEW_MS}). Returns null when all are sane, else one line naming the first bad one.
+ */
+export function readingTimeProblem(
+  ts: number,
+  readings: readonly { readonly ts: number }[] | undefined,
+  now: number,
+): string | null {
+  const own = checkReadingTs(ts, now);
+  if (own) return own;
+  for (let i = 0; i < (readings?.length ?? 0); i++) {
+    const p = checkReadingTs(readings![i].ts, now, TS_MAX_SOURCE_SKEW_MS);
+    if (p) return `readings[${i}].${p}`;
+  }
+  return null;
 }

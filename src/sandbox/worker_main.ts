@@ -21,6 +21,37 @@ import {
 } from "./protocol.ts";
 import { workerPermissions } from "./permissions.ts";
 import { confineThisWorker } from "./confine/worker.ts";
+import { parseSecretLine } from "./reply_auth.ts";
+
+/**
+ * What of a message from the driver's Web Worker goes into a reply: the known fields of the known reply
+ * types, nothing else (no `auth`, `id` or `hello` a driver posting to this thread directly might add).
+ */
+export function hostReply(m: Record<string, unknown>): Record<string, unknown> {
+  switch (m?.type) {
+    case "ready":
+    case "closed":
+      return { type: m.type };
+    case "telemetry": {
+      // One reading (`metrics`) or a batch (`readings`, optional `cursor` and `status`); absent stays absent.
+      const out: Record<string, unknown> = { type: "telemetry", ts: m.ts };
+      for (const k of ["metrics", "readings", "cursor", "status"]) if (m[k] !== undefined) out[k] = m[k];
+      return out;
+    }
+    case "error":
+      return {
+        type: "error",
+        code: m.code,
+        message: typeof m.message === "string" ? m.message : String(m.message),
+      };
+    default:
+      return {
+        type: "error",
+        code: "protocol",
+        message: `the driver's Web Worker sent a ${String(m?.type)} message`,
+      };
+  }
+}
 
 /** Exit code of a worker whose driver's Web Worker died from an uncaught error. */
 export const EXIT_DRIVER_DIED = 70;
@@ -30,13 +61,15 @@ export const EXIT_BAD_REQUEST = 65;
 
 const encoder = new TextEncoder();
 
+// The spawn's secret (reply_auth.ts): the first stdin line, read before any driver code exists; only this
+// thread holds it, and every line written to stdout carries it, so lines the driver forges are recognised.
+let secret = "";
+
 function write(msg: Record<string, unknown>): void {
-  const bytes = encoder.encode(JSON.stringify(msg) + "\n");
+  const bytes = encoder.encode(JSON.stringify({ ...msg, auth: secret }) + "\n");
   let off = 0;
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
 }
-
-const rss = (): number => Deno.memoryUsage().rss;
 
 const PERMISSION_NAMES = ["read", "write", "net", "env", "run", "ffi", "sys", "import"] as const;
 
@@ -77,17 +110,24 @@ export function driverEntrySource(module: string): string {
 export async function runWorker(): Promise<number> {
   let host: Worker | null = null;
   let current: Request | null = null; // the request the Web Worker is working on
+  let lastId = 0; // the request answered last
 
   const onHostMessage = (e: MessageEvent) => {
     const m = e.data as Record<string, unknown>;
     if (m.type === "exit") {
       Deno.exit(typeof m.code === "number" ? m.code : 1);
     }
-    if (current === null) return;
+    if (current === null) {
+      // The driver's isolate can post to this thread directly: a message no request is waiting for is a second
+      // reply, and the agent treats it as a protocol failure at once.
+      write({ type: "error", id: lastId, code: "protocol", message: `second reply to request ${lastId}` });
+      return;
+    }
     const id = current.id;
     const op = current.op;
+    lastId = id;
     current = null;
-    write({ ...m, id, rss: rss() });
+    write({ ...hostReply(m), id });
     if (op === "close") Deno.exit(0);
     pump();
   };
@@ -135,7 +175,7 @@ export async function runWorker(): Promise<number> {
       const req = queue.shift()!;
       if (req.op === "init") {
         if (host !== null) {
-          write({ type: "error", id: req.id, code: "protocol", message: "init sent twice", rss: rss() });
+          write({ type: "error", id: req.id, code: "protocol", message: "init sent twice" });
           continue;
         }
         let started: [Worker, Promise<string | null>];
@@ -143,7 +183,7 @@ export async function runWorker(): Promise<number> {
           started = startHost(req.permissions, req.ctx.machineId, req.module);
         } catch (e) {
           const message = oneLine(`cannot start the driver's Web Worker: ${String(e)}`);
-          write({ type: "error", id: req.id, code: "driver_error", message, rss: rss() });
+          write({ type: "error", id: req.id, code: "driver_error", message });
           continue;
         }
         const h = started[0];
@@ -157,17 +197,17 @@ export async function runWorker(): Promise<number> {
             return;
           }
           current = null;
-          write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem), rss: rss() });
+          write({ type: "error", id: req.id, code: "driver_error", message: oneLine(problem) });
           pump();
         });
         continue;
       }
       if (host === null) {
         if (req.op === "close") {
-          write({ type: "closed", id: req.id, rss: rss() });
+          write({ type: "closed", id: req.id });
           Deno.exit(0);
         }
-        write({ type: "error", id: req.id, code: "protocol", message: "poll before init", rss: rss() });
+        write({ type: "error", id: req.id, code: "protocol", message: "poll before init" });
         continue;
       }
       current = req;
@@ -175,14 +215,22 @@ export async function runWorker(): Promise<number> {
     }
   };
 
-  write({ type: "hello", protocol: PROTOCOL_VERSION, pid: Deno.pid, rss: rss() });
-
   for await (const item of readLines(Deno.stdin.readable, MAX_LINE_BYTES)) {
     if ("overflow" in item) {
       console.error(`worker: request line longer than ${MAX_LINE_BYTES} bytes`);
       return EXIT_BAD_REQUEST;
     }
     if (item.line.trim() === "") continue;
+    if (secret === "") {
+      const first = parseSecretLine(item.line);
+      if ("problem" in first) {
+        console.error(`worker: ${first.problem}`);
+        return EXIT_BAD_REQUEST;
+      }
+      secret = first.secret;
+      write({ type: "hello", protocol: PROTOCOL_VERSION, pid: Deno.pid });
+      continue;
+    }
     const req = parseRequest(item.line);
     if (typeof req === "string") {
       console.error(`worker: ${req}`);

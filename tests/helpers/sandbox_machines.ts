@@ -26,6 +26,7 @@ export function machine(id: string, over: Partial<MachineConfig> = {}): MachineC
     breakerCooldownMs: 60_000,
     availabilityAfter: 3,
     maxMemoryMb: 256,
+    maxCpuPercent: 50,
     options: { seed: 1, behaviour: "healthy" },
     ...over,
   };
