@@ -35,6 +35,8 @@ export interface ManualResult {
   readonly code: number;
   /** One line, e.g. `done, 120 records sent, buffer empty`. */
   readonly result: string;
+  /** Where the result is printed (default stdout; e.g. export's "nothing to export" goes to stderr). */
+  readonly stream?: "stdout" | "stderr";
   /** Thrown after the result was printed and logged (a partial success with its own exit code). */
   readonly thenThrow?: Error;
 }
@@ -45,7 +47,7 @@ export interface ManualResult {
  * command opens the buffer anyway); `upload` on a PC that never ran the agent creates nothing.
  */
 export async function audited(
-  config: Config,
+  config: Pick<Config, "agent">,
   what: string,
   fn: () => Promise<ManualResult>,
   opts: { createsDataDir?: boolean; consoleLevel?: "debug" | "info" | "warning" | "error" } = {},
@@ -61,7 +63,7 @@ export async function audited(
   const who = `${invokingUser()} (pid ${Deno.pid})`;
   try {
     const r = await fn();
-    console.log(r.result);
+    (r.stream === "stderr" ? console.error : console.log)(r.result);
     log.info(`manual command by ${who}: simco-agent ${what}: ${r.result}; exit ${r.code}`, {
       [FILE_ONLY]: true,
     });

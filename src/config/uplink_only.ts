@@ -9,7 +9,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import { locateKeys } from "./key_lines.ts";
 import { parseConfig, readUplink } from "./parse.ts";
 import { isTable, Reader, type Table } from "./reader.ts";
-import type { ConfigProblem, UplinkSection } from "./types.ts";
+import type { AgentSection, ConfigProblem, UplinkSection } from "./types.ts";
 
 /** Uplink values given on the command line (each replaces the file's key of the same name). */
 export interface UplinkOverrides {
@@ -21,8 +21,13 @@ export interface UplinkOverrides {
   readonly api_key_file?: string;
 }
 
-/** Result of {@link parseUplinkConfig}. */
-export type UplinkResult = { ok: true; uplink: UplinkSection } | { ok: false; problems: ConfigProblem[] };
+/**
+ * Result of {@link parseUplinkConfig}. `agent` is the `[agent]` of a full machines.toml (its data dir gets the
+ * audit line and the counters), null for flags alone or an `[uplink]`-only file.
+ */
+export type UplinkResult =
+  | { ok: true; uplink: UplinkSection; agent: AgentSection | null }
+  | { ok: false; problems: ConfigProblem[] };
 
 /**
  * Builds the `[uplink]` settings from an optional config text and command-line overrides.
@@ -45,7 +50,8 @@ export function parseUplinkConfig(
     if (doc.agent !== undefined || doc.machines !== undefined) {
       const full = parseConfig(config.text, config.file, config.absPath);
       if (!full.ok) return full;
-      return applyOverrides(full.config.uplink, overrides, cwd);
+      const r = applyOverrides(full.config.uplink, overrides, cwd);
+      return r.ok ? { ...r, agent: full.config.agent } : r;
     }
   }
   const file = config?.file ?? "command line";
@@ -80,5 +86,9 @@ function applyOverrides(uplink: UplinkSection, o: UplinkOverrides, cwd: string):
   const key = o.api_key_env !== undefined || o.api_key_file !== undefined
     ? { apiKeyEnv: read.apiKeyEnv, apiKeyFile: read.apiKeyFile }
     : {};
-  return { ok: true, uplink: { ...uplink, ...(o.url !== undefined ? { url: read.url } : {}), ...key } };
+  return {
+    ok: true,
+    uplink: { ...uplink, ...(o.url !== undefined ? { url: read.url } : {}), ...key },
+    agent: null,
+  };
 }

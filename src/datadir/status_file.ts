@@ -11,7 +11,8 @@
  * {@link isStale} once the document is older than {@link staleAfterMs} of its own write interval.
  */
 import { VERSION } from "../version.ts";
-import { dataDirPaths, readJson, writeJsonAtomic } from "./mod.ts";
+import { dataDirExists, dataDirPaths, readJson, writeJsonAtomic } from "./mod.ts";
+import { acquireDataDirLock, DataDirLockedError } from "./lock.ts";
 
 /** The drain progress the uploader of `run` reports for a `drain` request. */
 export interface DrainProgress {
@@ -215,5 +216,41 @@ export class StatusWriter {
       },
       machines: prev?.machines ?? [],
     });
+  }
+}
+
+/** What {@link recordSentAfterwards} did. */
+export type RecordedSent = "written" | "no-data-dir" | "held" | "nothing-sent";
+
+/**
+ * For `upload`, which works without the data dir: adds `sent` acknowledged records (and now as the last
+ * success) to status.json by taking the lock for a moment afterwards, so `upload` never keeps `run` from
+ * starting. Nothing is written when `sent` is 0, when the data dir does not exist (not created), or when
+ * another process holds it ("held": only the holder writes status.json, and `run`'s own counter does not
+ * include these records; the cloud counts them). A failing write goes to `onProblem`.
+ */
+export async function recordSentAfterwards(
+  dataDir: string,
+  command: string,
+  sent: number,
+  onProblem: (message: string) => void,
+): Promise<RecordedSent> {
+  if (sent <= 0) return "nothing-sent";
+  if (!dataDirExists(dataDir)) return "no-data-dir";
+  let lock;
+  try {
+    lock = acquireDataDirLock(dataDir);
+  } catch (e) {
+    if (e instanceof DataDirLockedError) return "held";
+    throw e;
+  }
+  try {
+    const w = new StatusWriter(dataDir, command, (m) => {
+      if (m) onProblem(m);
+    });
+    await w.writeUplinkOnly({ sent, lastSuccessTs: Date.now() });
+    return "written";
+  } finally {
+    lock.release();
   }
 }

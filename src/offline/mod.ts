@@ -37,6 +37,10 @@ export interface UploadReport {
 /** Thrown when the upload stops before the end; carries how far it got. */
 export class UploadStoppedError extends Error {
   override name = "UploadStoppedError";
+  /** @param message the one-line reason, @param sent records the cloud acknowledged before the stop */
+  constructor(message: string, readonly sent: number) {
+    super(message);
+  }
 }
 
 /** Sends the records of an export file through `uplink` (from `--url`/`--api-key-env` or a config). */
@@ -72,6 +76,7 @@ export async function uploadExport(
       `${why}; ${sent} of ${header.count} records sent, ${
         header.count - sent - rejected.length
       } left (uploading the file again is safe: no duplicates)`,
+      sent,
     );
   try {
     opts.progress.update(0, header.count, true);

@@ -5,6 +5,7 @@ import { OfflineUsageError } from "../../offline/mod.ts";
 import { exportRecords } from "../../offline/export_records.ts";
 import { plural } from "../../util/human.ts";
 import { userCwd } from "../../runtime.ts";
+import { audited } from "../audit.ts";
 import { type Command, CONFIG_FLAG, configFrom, EXIT, RuntimeFailure, UsageError } from "../command.ts";
 
 /** The `export` command. */
@@ -49,50 +50,61 @@ export const exportCommand: Command = {
       Deno.exit(130);
     };
     Deno.addSignalListener("SIGINT", onSigint);
+    const what = `export --out ${args.flags.out}${args.flags["since-last"] ? " --since-last" : ""}${
+      args.flags.remove ? " --remove" : ""
+    }`;
+    // Audited (src/cli/audit.ts): one line in agent.log with the result; not after Ctrl-C (Deno.exit above).
     try {
-      const r = await exportRecords(config, out, {
-        remove: args.flags.remove === true,
-        sinceLast: args.flags["since-last"] === true,
-        signal: ac.signal,
-        onWaiting: (w) => waiting = w,
-        onRunning: (pid) =>
-          console.error(
-            `export: simco-agent run (pid ${pid ?? "?"}) is active; reading a snapshot, collection goes on`,
-          ),
+      return await audited(config, what, async () => {
+        try {
+          const r = await exportRecords(config, out, {
+            remove: args.flags.remove === true,
+            sinceLast: args.flags["since-last"] === true,
+            signal: ac.signal,
+            onWaiting: (w) => waiting = w,
+            onRunning: (pid) =>
+              console.error(
+                `export: simco-agent run (pid ${
+                  pid ?? "?"
+                }) is active; reading a snapshot, collection goes on`,
+              ),
+          });
+          if (r.header === null) {
+            return {
+              code: EXIT.NOTHING,
+              stream: "stderr",
+              result: `simco-agent export: nothing to export from ${config.agent.dataDir} (${
+                args.flags["since-last"] ? "no record since the last export" : "the buffer is empty"
+              }); no file written`,
+            };
+          }
+          const wrote = `export: wrote ${plural(r.header.count, "record")} to ${out} (sha256 ${
+            r.header.sha256.slice(0, 16)
+          }...)`;
+          if (r.removeProblem !== null) {
+            throw new RuntimeFailure(
+              `${
+                wrote.slice("export: ".length)
+              }, but the records were NOT removed from the buffer: ${r.removeProblem} ` +
+                "(the file is complete; they stay queued)",
+            );
+          }
+          return {
+            code: EXIT.OK,
+            result: `${wrote}; ` +
+              (r.removed !== null
+                ? `removed ${r.removed} of them from the buffer` +
+                  (r.removed < r.header.count
+                    ? ` (${r.header.count - r.removed} were being uploaded or already gone)`
+                    : "")
+                : "they also stay in the buffer (the cloud drops duplicates; --remove to delete them)"),
+          };
+        } catch (e) {
+          if (e instanceof OfflineUsageError) throw new UsageError(e.message);
+          if (e instanceof ExportFileError) throw new RuntimeFailure(e.message);
+          throw e;
+        }
       });
-      if (r.header === null) {
-        console.error(
-          `simco-agent export: nothing to export from ${config.agent.dataDir} (${
-            args.flags["since-last"] ? "no record since the last export" : "the buffer is empty"
-          }); no file written`,
-        );
-        return EXIT.NOTHING;
-      }
-      const wrote = `export: wrote ${plural(r.header.count, "record")} to ${out} (sha256 ${
-        r.header.sha256.slice(0, 16)
-      }...)`;
-      if (r.removeProblem !== null) {
-        throw new RuntimeFailure(
-          `${
-            wrote.slice("export: ".length)
-          }, but the records were NOT removed from the buffer: ${r.removeProblem} ` +
-            "(the file is complete; they stay queued)",
-        );
-      }
-      console.log(
-        `${wrote}; ` +
-          (r.removed !== null
-            ? `removed ${r.removed} of them from the buffer` +
-              (r.removed < r.header.count
-                ? ` (${r.header.count - r.removed} were being uploaded or already gone)`
-                : "")
-            : "they also stay in the buffer (the cloud drops duplicates; --remove to delete them)"),
-      );
-      return EXIT.OK;
-    } catch (e) {
-      if (e instanceof OfflineUsageError) throw new UsageError(e.message);
-      if (e instanceof ExportFileError) throw new RuntimeFailure(e.message);
-      throw e;
     } finally {
       Deno.removeSignalListener("SIGINT", onSigint);
     }

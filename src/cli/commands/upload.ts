@@ -3,7 +3,10 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ConfigError, readConfigText } from "../../config/load.ts";
 import { parseUplinkConfig, type UplinkOverrides } from "../../config/uplink_only.ts";
-import type { UplinkSection } from "../../config/types.ts";
+import type { AgentSection, UplinkSection } from "../../config/types.ts";
+import { recordSentAfterwards } from "../../datadir/status_file.ts";
+import { getLog } from "../../log/mod.ts";
+import { audited, type ManualResult } from "../audit.ts";
 import { ExportFileError } from "../../offline/export_file.ts";
 import { OfflineUsageError, uploadExport, UploadStoppedError } from "../../offline/mod.ts";
 import { ProgressReporter } from "../progress.ts";
@@ -20,8 +23,11 @@ import {
   UsageError,
 } from "../command.ts";
 
-/** The uplink settings from `--config` (optional; `[uplink]` alone is enough) and the uplink flags. */
-async function uplinkFrom(args: ParsedArgs): Promise<UplinkSection> {
+/**
+ * The uplink settings from `--config` (optional; `[uplink]` alone is enough) and the uplink flags, and the
+ * `[agent]` when the config is a full machines.toml.
+ */
+async function uplinkFrom(args: ParsedArgs): Promise<{ uplink: UplinkSection; agent: AgentSection | null }> {
   const cwd = userCwd();
   const str = (k: string) => typeof args.flags[k] === "string" ? args.flags[k] as string : undefined;
   const overrides: UplinkOverrides = {
@@ -48,7 +54,7 @@ async function uplinkFrom(args: ParsedArgs): Promise<UplinkSection> {
   }
   const r = parseUplinkConfig(config, overrides, cwd);
   if (!r.ok) throw new ConfigError(r.problems);
-  return r.uplink;
+  return { uplink: r.uplink, agent: r.agent };
 }
 
 /** The `upload` command. */
@@ -91,31 +97,65 @@ export const uploadCommand: Command = {
   positionals: [{ name: "FILE", description: "the .simco file written by export" }],
   async run(args) {
     const timeoutMs = durationFlag(args, "timeout");
-    const uplink = await uplinkFrom(args);
+    const { uplink, agent } = await uplinkFrom(args);
     const file = resolve(userCwd(), args.positionals[0]);
     const ac = new AbortController();
     const onSigint = () => ac.abort();
     Deno.addSignalListener("SIGINT", onSigint);
     const progress = new ProgressReporter("upload");
-    try {
-      const r = await uploadExport(uplink, file, { timeoutMs, progress, signal: ac.signal });
-      progress.done();
-      if (r.rejected) {
-        throw new RejectedRecords(
+    // With a full machines.toml, the records sent count in its data dir's status.json (when nobody holds
+    // it) and the command leaves its audit line in agent.log (when the data dir exists; never created).
+    const count = async (sent: number) => {
+      if (agent === null) return;
+      const log = getLog("cli");
+      const r = await recordSentAfterwards(
+        agent.dataDir,
+        "upload",
+        sent,
+        (m) => log.warn(`cannot write status.json: ${m}`),
+      );
+      if (r === "held") {
+        log.info(
           `${
-            plural(r.rejected, "record")
-          } rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
+            plural(sent, "record")
+          } uploaded while another process holds ${agent.dataDir}: not counted in its sent_total`,
         );
       }
-      console.log(`upload: ${plural(r.sent, "record")} of agent ${r.header.agent_id} sent from ${file}`);
-      return EXIT.OK;
-    } catch (e) {
-      progress.done();
-      if (e instanceof OfflineUsageError) throw new UsageError(e.message);
-      if (e instanceof ExportFileError || e instanceof UploadStoppedError) {
-        throw new RuntimeFailure(e.message);
+    };
+    const send = async (): Promise<ManualResult> => {
+      try {
+        const r = await uploadExport(uplink, file, { timeoutMs, progress, signal: ac.signal });
+        progress.done();
+        await count(r.sent);
+        if (r.rejected) {
+          throw new RejectedRecords(
+            `${
+              plural(r.rejected, "record")
+            } rejected by the cloud, listed in ${r.rejectedFile}; the other ${r.sent} were sent`,
+          );
+        }
+        return {
+          code: EXIT.OK,
+          result: `upload: ${plural(r.sent, "record")} of agent ${r.header.agent_id} sent from ${file}`,
+        };
+      } catch (e) {
+        progress.done();
+        if (e instanceof OfflineUsageError) throw new UsageError(e.message);
+        if (e instanceof UploadStoppedError) {
+          await count(e.sent);
+          throw new RuntimeFailure(e.message);
+        }
+        if (e instanceof ExportFileError) throw new RuntimeFailure(e.message);
+        throw e;
       }
-      throw e;
+    };
+    try {
+      if (agent === null) {
+        const r = await send();
+        console.log(r.result);
+        return r.code;
+      }
+      return await audited({ agent }, `upload ${args.positionals[0]}`, send);
     } finally {
       Deno.removeSignalListener("SIGINT", onSigint);
     }
