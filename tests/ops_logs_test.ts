@@ -2,13 +2,15 @@
  * Logs on real files: rotation keeps the size cap and the file count, JSON lines carry the machine id, the api
  * key is redacted wherever it appears, and a full disk (a real tmpfs) gives one stderr line instead of
  * LogTape's internal dump. End to end: the startup line, the summary line, one line per worker failure, and
- * the audit line a manual `drain` leaves in agent.log.
+ * the audit line a manual `drain`, `export` or `upload` leaves in agent.log.
  */
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { makePlant } from "./helpers/agent.ts";
 import { waitFor } from "./helpers/wait.ts";
 import { runCli } from "./helpers/cli.ts";
+import { openBuffer, seed } from "./helpers/uplink_env.ts";
+import { simMachines } from "./helpers/scenario_util.ts";
 import { canMountTmpfs, mount, unmount } from "./helpers/tmpfs.ts";
 import { FILE_ONLY, getLog, redactSecret, setupLogging, shutdownLogging } from "../src/log/mod.ts";
 
@@ -148,6 +150,54 @@ Deno.test("logs end to end: startup and summary lines, one line per worker failu
       /INFO simco\.cli: manual command by .+ \(pid \d+\): simco-agent drain --timeout 30s: drain: done, \d+ records? sent, buffer empty; exit 0/,
     );
     assertStringIncludes(file, "started: agent e2e");
+  } finally {
+    await plant.close();
+  }
+});
+
+Deno.test("logs: export and upload each leave one audit line with their result, failures and exit 5 included", async () => {
+  const plant = await makePlant(simMachines("sim", 1));
+  try {
+    const data = join(plant.dir, "data");
+    const buffer = openBuffer(data);
+    await buffer.close();
+    const out = join(plant.dir, "site.simco");
+    const cli = (args: string[]) => runCli([...args, "--config", plant.config], { env: plant.env });
+    const none = await cli(["export", "--out", out]);
+    assertEquals([none.code, none.stdout], [5, ""], none.stderr);
+    assertStringIncludes(none.stderr, "nothing to export");
+
+    const more = openBuffer(data);
+    await seed(more, 30);
+    await more.close();
+    const ex = await cli(["export", "--out", out]);
+    assertEquals(ex.code, 0, ex.stderr);
+    assertStringIncludes(ex.stdout, "export: wrote 30 records to ");
+    const up = await cli(["upload", out]);
+    assertEquals(up.code, 0, up.stderr);
+    assertStringIncludes(up.stdout, "upload: 30 records of agent e2e sent from ");
+    const missing = await cli(["upload", join(plant.dir, "missing.simco")]);
+    assertEquals(missing.code, 1, missing.stderr);
+    for (const r of [none, ex, up, missing]) {
+      assert(!(r.stdout + r.stderr).includes("manual command"), "the audit line is for agent.log only");
+    }
+
+    const audit = Deno.readTextFileSync(join(data, "logs", "agent.log")).split("\n")
+      .filter((l) => l.includes("manual command by "));
+    assertEquals(audit.length, 4, audit.join("\n"));
+    assertMatch(
+      audit[0],
+      /INFO simco\.cli: manual command by .+ \(pid \d+\): simco-agent export --out \S+site\.simco: simco-agent export: nothing to export .+; exit 5$/,
+    );
+    assertMatch(
+      audit[1],
+      /INFO simco\.cli: .+: simco-agent export --out \S+: export: wrote 30 records .+; exit 0$/,
+    );
+    assertMatch(
+      audit[2],
+      /INFO simco\.cli: .+: simco-agent upload \S+site\.simco: upload: 30 records .+; exit 0$/,
+    );
+    assertMatch(audit[3], /WARN simco\.cli: .+: simco-agent upload \S+missing\.simco: .+; exit 1$/);
   } finally {
     await plant.close();
   }
