@@ -1,8 +1,10 @@
 /**
  * One truthful status, end to end: `status` against a real `run` subprocess frozen with SIGSTOP (STALE) and
- * thawed, counters across restarts and a standalone drain, a data dir that does not exist, `--watch`, and
- * SIGHUP as a graceful stop.
+ * thawed, counters across restarts and a standalone drain or upload, a data dir that does not exist,
+ * `--watch`, and SIGHUP as a graceful stop.
  */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { makePlant, type Plant } from "./helpers/agent.ts";
 import { childPids, isAlive } from "./helpers/proc.ts";
@@ -10,6 +12,7 @@ import { waitFor } from "./helpers/wait.ts";
 import { runCli, spawnCli } from "./helpers/cli.ts";
 import type { StatusJson } from "../src/engine/status.ts";
 import { simMachines, statusJson } from "./helpers/scenario_util.ts";
+import { openBuffer, seed } from "./helpers/uplink_env.ts";
 
 const SIM = (n: number) => simMachines("sim", n, 200, 200);
 
@@ -127,6 +130,54 @@ Deno.test("status: counters survive restarts and include what a standalone drain
     assert(e.machines[0].polls_total >= c.machines[0].polls_total);
     Deno.kill(agent.pid, "SIGTERM");
     assertEquals((await agent.status).code, 0);
+  } finally {
+    await plant.close();
+  }
+});
+
+Deno.test("status: a standalone upload counts in sent_total; not while run holds the data dir, nothing without one", async () => {
+  const plant = await makePlant(SIM(1));
+  try {
+    const data = join(plant.dir, "data");
+    const buffer = openBuffer(data);
+    await seed(buffer, 40);
+    await buffer.close();
+    const file = join(plant.dir, "site.simco");
+    const cli = (args: string[], config = plant.config) =>
+      runCli([...args, "--config", config], { env: plant.env });
+    assertEquals((await cli(["export", "--out", file])).code, 0);
+    const before = Date.now();
+    for (const expected of [40, 80]) {
+      const up = await cli(["upload", file]);
+      assertEquals(up.code, 0, up.stderr);
+      const s = await status(plant);
+      assertEquals([s.uplink.sent_total, s.running], [expected, false]);
+      assert(s.uplink.last_success_ts !== null && s.uplink.last_success_ts >= before, "last success");
+    }
+
+    // run holds the data dir: only it writes status.json; the upload is counted by the cloud only.
+    plant.ingest.inject({ kind: "fail", count: 1_000_000, status: 503 });
+    const agent = plant.startAgent();
+    await statusWhen(plant, "run", 20_000, (s) => s.running && s.command === "run");
+    plant.ingest.inject({ kind: "clear" });
+    const held = await cli(["upload", file]);
+    assertEquals(held.code, 0, held.stderr);
+    assertStringIncludes(
+      Deno.readTextFileSync(join(data, "logs", "agent.log")),
+      `40 records uploaded while another process holds ${data}: not counted in its sent_total`,
+    );
+    Deno.kill(agent.pid, "SIGTERM");
+    assertEquals((await agent.status).code, 0, agent.stderr());
+
+    // A config whose data dir does not exist: the upload works and creates nothing.
+    const elsewhere = join(plant.dir, "elsewhere");
+    const other = join(plant.dir, "other.toml");
+    Deno.writeTextFileSync(
+      other,
+      Deno.readTextFileSync(plant.config).replace('data_dir = "data"', 'data_dir = "elsewhere"'),
+    );
+    assertEquals((await cli(["upload", file], other)).code, 0);
+    assertEquals(existsSync(elsewhere), false, "upload created the data dir");
   } finally {
     await plant.close();
   }
