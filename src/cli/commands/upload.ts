@@ -108,12 +108,12 @@ export const uploadCommand: Command = {
     const count = async (sent: number) => {
       if (agent === null) return;
       const log = getLog("cli");
-      const r = await recordSentAfterwards(
-        agent.dataDir,
-        "upload",
-        sent,
-        (m) => log.warn(`cannot write status.json: ${m}`),
-      );
+      const problem = (m: string) => log.warn(`cannot count the upload in status.json: ${m}`);
+      // The records are sent: a data dir we cannot lock or write must not turn that into a failure.
+      const r = await recordSentAfterwards(agent.dataDir, "upload", sent, problem).catch((e) => {
+        problem(e instanceof Error ? e.message : String(e));
+        return "failed";
+      });
       if (r === "held") {
         log.info(
           `${
