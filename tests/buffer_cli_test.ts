@@ -8,7 +8,7 @@ import { assertEquals, assertStringIncludes } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
 import { rec } from "./helpers/buffer_util.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
-import { denoScriptArgs } from "./helpers/deno_script.ts";
+import { holdDataDir } from "./helpers/deno_script.ts";
 
 const CONFIG = `[agent]\nid = "cell3"\ndata_dir = "data"\n\n[[machines]]\nid = "m1"\ndriver = "simulator"\n`;
 
@@ -54,23 +54,14 @@ Deno.test("dead-letters CLI: list, purge needs --yes, requeue and purge refuse w
     assertEquals(readBufferStats(data)!.dead_letter, 2);
 
     // While an agent holds the data dir: list still works, requeue is refused with the holder's pid.
-    const holder = new Deno.Command(Deno.execPath(), {
-      args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
+    const holder = await holdDataDir(data);
     try {
-      const reader = holder.stdout.getReader();
-      assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
-      reader.releaseLock();
       assertEquals((await cli("list")).code, 0);
       const busy = await cli("requeue");
       assertEquals(busy.code, 3);
       assertStringIncludes(busy.stderr, `another simco-agent (pid ${holder.pid}) is using ${data}`);
     } finally {
-      holder.kill("SIGKILL");
-      await holder.stdout.cancel();
-      await holder.status;
+      await holder.release();
     }
 
     const requeued = await cli("requeue");

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { startIngest } from "../src/ingest/mod.ts";
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { runCli } from "./helpers/cli.ts";
-import { denoScriptArgs } from "./helpers/deno_script.ts";
+import { holdDataDir } from "./helpers/deno_script.ts";
 import { keyFile, openBuffer, seed, writeConfig } from "./helpers/uplink_env.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 
@@ -73,16 +73,7 @@ Deno.test("exit codes: one table for every command (README.md)", async () => {
       const buffer = openBuffer(data);
       const records = await seed(buffer, 3, "sim-1", 1_700_000_000_000 + Math.floor(Math.random() * 1e9));
       await buffer.close();
-      let holder: Deno.ChildProcess | null = null;
-      if (row.when === "locked") {
-        holder = new Deno.Command(Deno.execPath(), {
-          args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
-          stdout: "piped",
-        }).spawn();
-        const reader = holder.stdout.getReader();
-        await reader.read(); // "locked"
-        reader.releaseLock();
-      }
+      const holder = row.when === "locked" ? await holdDataDir(data) : null;
       if (row.when === "down") ingest.inject({ kind: "fail", count: 1_000_000, status: 503 });
       if (row.when === "reject") ingest.inject({ kind: "reject_id", id: records[1].id });
       try {
@@ -94,9 +85,7 @@ Deno.test("exit codes: one table for every command (README.md)", async () => {
       } finally {
         ingest.inject({ kind: "clear" });
         if (holder) {
-          holder.kill("SIGKILL");
-          await holder.stdout.cancel();
-          await holder.status;
+          await holder.release();
         }
       }
     }

@@ -16,7 +16,7 @@ import { selfCommand } from "../src/runtime.ts";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type AgentProcess, makePlant, type Plant } from "./helpers/agent.ts";
 import { runCli } from "./helpers/cli.ts";
-import { denoScriptArgs } from "./helpers/deno_script.ts";
+import { holdDataDir } from "./helpers/deno_script.ts";
 import { openBuffer, seed } from "./helpers/uplink_env.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
@@ -377,15 +377,8 @@ Deno.test("export --remove beside a lock holder that never answers: exit 1 after
   await buffer.close();
   const cfg = join(dir.path, "p.toml");
   Deno.writeTextFileSync(cfg, `[agent]\nid = "k"\ndata_dir = "data"\n${MACHINES}`);
-  const holder = new Deno.Command(Deno.execPath(), {
-    args: denoScriptArgs(new URL("./processes/buffer_lock_holder.ts", import.meta.url), "hold", data),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
+  const holder = await holdDataDir(data);
   try {
-    const reader = holder.stdout.getReader();
-    assertEquals(new TextDecoder().decode((await reader.read()).value).trim(), "locked");
-    reader.releaseLock();
     const slow = await runCli(["export", "--config", cfg, "--out", join(dir.path, "a.simco"), "--remove"]);
     assertEquals(slow.code, 1, slow.stderr);
     assertStringIncludes(
@@ -417,9 +410,7 @@ Deno.test("export --remove beside a lock holder that never answers: exit 1 after
     assert(!existsSync(join(data, REMOVE_REQUEST_FILE)), "the request is withdrawn");
     assertEquals(bufferIds(data).length, 100, "nothing removed");
   } finally {
-    holder.kill("SIGKILL");
-    await holder.stdout.cancel();
-    await holder.status;
+    await holder.release();
     await dir.cleanup();
   }
 });

@@ -17,7 +17,7 @@ import type { PollOutcome } from "../src/sandbox/mod.ts";
 import { landlockAbi } from "../src/sandbox/confine/landlock.ts";
 import { Confiner } from "../src/sandbox/confine/mod.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
-import { machine } from "./helpers/sandbox_machines.ts";
+import { machine, twoPorts } from "./helpers/sandbox_machines.ts";
 import { RecordingLog } from "./helpers/log.ts";
 import { join } from "node:path";
 
@@ -57,16 +57,8 @@ async function scene(
   extra: Record<string, unknown> = {},
   setup: HostSetup = {},
 ): Promise<Scene> {
-  const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = { own: 0, other: 0 };
-  const serve = async (l: Deno.Listener, key: "own" | "other") => {
-    for await (const c of l) {
-      accepted[key]++;
-      c.close();
-    }
-  };
-  const servers = [serve(own, "own"), serve(other, "other")];
+  const ports = twoPorts();
+  const accepted = ports.accepted;
   const dir = await Deno.makeTempDir({ prefix: "sandbox_confine_" });
   await Deno.writeTextFile(join(dir, "secret.txt"), "not for drivers");
   await setup.prepare?.(dir);
@@ -74,14 +66,14 @@ async function scene(
   const args: ConfineHostArgs = {
     mode,
     dataDir: join(dir, "data"),
-    port: (own.addr as Deno.NetAddr).port,
+    port: ports.ownPort,
     options: {
       library: fixtureLibrary("sandbox_escape"),
       needle,
       other_file: join(dir, "secret.txt"),
       write_file: join(dir, "written.txt"),
       system_marker: join(dir, "system_marker"),
-      other_port: (other.addr as Deno.NetAddr).port,
+      other_port: ports.otherPort,
       kill_signal: mode === "off" ? 0 : 9,
       ...extra,
     },
@@ -111,9 +103,7 @@ async function scene(
     await host.stdin.close().catch(() => {});
     const status = await host.status;
     for await (const _ of lines) { /* drain */ }
-    own.close();
-    other.close();
-    await Promise.all(servers);
+    await ports.close();
     await Deno.remove(dir, { recursive: true });
     return status;
   };

@@ -6,22 +6,14 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { fixtureLibrary } from "./build_fixtures.ts";
-import { machine, PROBE } from "./helpers/sandbox_machines.ts";
+import { machine, PROBE, twoPorts } from "./helpers/sandbox_machines.ts";
 import { RecordingLog } from "./helpers/log.ts";
 import { MachineWorker } from "../src/sandbox/mod.ts";
 import { join } from "node:path";
 
 Deno.test("sandbox: a driver reaches only its own host:port and native library", async () => {
-  const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const accepted = { own: 0, other: 0 };
-  const serve = async (l: Deno.Listener, key: "own" | "other") => {
-    for await (const c of l) {
-      accepted[key]++;
-      c.close();
-    }
-  };
-  const servers = [serve(own, "own"), serve(other, "other")];
+  const ports = twoPorts();
+  const accepted = ports.accepted;
   const dir = await Deno.makeTempDir({ prefix: "sandbox_restrict_" });
   const secret = join(dir, "secret.txt");
   await Deno.writeTextFile(secret, "not for drivers");
@@ -31,14 +23,14 @@ Deno.test("sandbox: a driver reaches only its own host:port and native library",
     machine("probe-1", {
       driver: "__sandbox_probe",
       host: "127.0.0.1",
-      port: (own.addr as Deno.NetAddr).port,
+      port: ports.ownPort,
       options: {
         action: "probe",
         library: fixtureLibrary("sandbox_probe"),
         other_library: fixtureLibrary("sandbox_other"),
         other_file: secret,
         write_file: join(dir, "written.txt"),
-        other_port: (other.addr as Deno.NetAddr).port,
+        other_port: ports.otherPort,
         json_file: join(dir, "secret.json"),
       },
       timeoutMs: 5000,
@@ -67,9 +59,7 @@ Deno.test("sandbox: a driver reaches only its own host:port and native library",
     assertEquals(await Deno.stat(join(dir, "written.txt")).then(() => true, () => false), false);
   } finally {
     await w.close();
-    own.close();
-    other.close();
-    await Promise.all(servers);
+    await ports.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -31,3 +31,42 @@ export function machine(id: string, over: Partial<MachineConfig> = {}): MachineC
     ...over,
   };
 }
+
+/**
+ * Two TCP servers on 127.0.0.1 that accept and close: the machine's own port (which a driver may reach) and
+ * another one (which it must not), each counting the connections it accepted.
+ */
+export interface TwoPorts {
+  /** The machine's own port. */
+  readonly ownPort: number;
+  /** A port the driver was not given. */
+  readonly otherPort: number;
+  /** Connections accepted so far, per server. */
+  readonly accepted: { own: number; other: number };
+  /** Closes both servers. */
+  close(): Promise<void>;
+}
+
+/** Starts the two servers of {@link TwoPorts}. */
+export function twoPorts(): TwoPorts {
+  const own = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = { own: 0, other: 0 };
+  const serve = async (l: Deno.Listener, key: "own" | "other") => {
+    for await (const c of l) {
+      accepted[key]++;
+      c.close();
+    }
+  };
+  const servers = [serve(own, "own"), serve(other, "other")];
+  return {
+    ownPort: (own.addr as Deno.NetAddr).port,
+    otherPort: (other.addr as Deno.NetAddr).port,
+    accepted,
+    close: async () => {
+      own.close();
+      other.close();
+      await Promise.all(servers);
+    },
+  };
+}
