@@ -557,15 +557,19 @@ export class MachineWorker {
   }
 
   /**
-   * Asks the driver to close (when idle), then ends and reaps the process. Idempotent; later polls fail with
-   * cause `spawn` ("worker is closed"). A poll in flight is not waited for: it ends at once as a `crash`
-   * failure, "worker closed during the poll".
+   * Asks the driver to close (when idle, or once a poll in flight has finished within the grace period), then
+   * ends and reaps the process. Idempotent; later polls fail with cause `spawn` ("worker is closed"). A poll
+   * still running after the grace period is killed: it ends as a `crash` failure, "worker closed during the
+   * poll".
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       const proc = this.#proc;
       this.#proc = null;
       if (proc) {
+        // A poll in flight gets up to graceMs to finish, so that a healthy driver is still asked to close and
+        // releases what it holds (a FOCAS handle: a control allows only a few); a hung one is killed after it.
+        if (this.#busy) await settledWithin(this.#queue, this.#graceMs);
         if (!this.#busy && proc.exit === null && proc.verdict === null) {
           await proc.request({ id: ++this.#nextId, op: "close" }, this.#graceMs);
         }
@@ -576,4 +580,11 @@ export class MachineWorker {
     })();
     return this.#closed;
   }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first; never rejects, leaves no timer behind. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p.catch(() => {}), new Promise((r) => timer = setTimeout(r, ms))]);
+  clearTimeout(timer);
 }
