@@ -117,7 +117,7 @@ export function planMachine(i: PlanInput): MachinePlan {
     return finish(i, active, missing, null);
   }
   if (f.os !== "linux") {
-    missing.push(`OS confinement: not implemented on ${f.os}`);
+    missing.push(`OS confinement: none on ${f.os} (Linux and Windows only)`);
     return finish(i, active, missing, null);
   }
   active.push("no_new_privs", "rlimits", "parent_death_signal");
