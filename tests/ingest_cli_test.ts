@@ -9,30 +9,19 @@ import { selfCommand } from "../src/runtime.ts";
 import { encodeBatchJson } from "../src/wire/protocol.ts";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "./assert.ts";
 import { makePlant } from "./helpers/agent.ts";
-import { runCli } from "./helpers/cli.ts";
+import { runCli, spawnCollecting } from "./helpers/cli.ts";
 import { makeRecords } from "./helpers/uplink_records.ts";
 import { tempDir } from "./helpers/temp_dir.ts";
 import { waitFor } from "./helpers/wait.ts";
 
-/** A running `simco-agent ingest` whose stdout is collected. */
+/** A running `simco-agent ingest` whose stdout and stderr are collected. */
 function spawnIngest(args: string[], env: Record<string, string>) {
   const { cmd, args: argv } = selfCommand(["ingest", ...args]);
-  const child = new Deno.Command(cmd, {
-    args: argv,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const reading = (async () => {
-    for await (const c of child.stdout.pipeThrough(new TextDecoderStream())) out += c;
-  })();
-  const err = new Response(child.stderr).text();
+  const p = spawnCollecting(cmd, { args: argv, env: { NO_COLOR: "1", ...env } });
   return {
-    child,
-    stdout: () => out,
-    done: child.status.then(async (s) => ({ code: s.code, stdout: (await reading, out), stderr: await err })),
+    child: p.child,
+    stdout: p.stdout,
+    done: p.status.then((s) => ({ code: s.code, stdout: p.stdout(), stderr: p.stderr() })),
   };
 }
 
